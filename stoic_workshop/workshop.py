@@ -1,0 +1,82 @@
+"""The main job: run the course notebooks headless and keep the executed copies to open later.
+
+Executed copies go to their own folder, never over the clean notebooks in `notebooks/`. A cell
+that fails still leaves the executed notebook (with the error in it) on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+__all__ = ["NOTEBOOKS", "notebooks_dir", "run_notebook", "workshop"]
+
+NOTEBOOKS = ["01_base_vs_instruct.ipynb"]
+
+
+def notebooks_dir() -> Path:
+    """The course notebooks, beside the package in a checkout of the repository."""
+    folder = Path(__file__).resolve().parent.parent / "notebooks"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No notebooks at {folder}: run from a checkout of the repository "
+                                "installed with `pip install -e .`.")
+    return folder
+
+
+def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, timeout: int = 3600) -> Path:
+    """Execute a notebook top to bottom in its own folder and write the executed copy to `out_dir`.
+
+    Example: `run_notebook("notebooks/01_base_vs_instruct.ipynb", "runs")`
+    Raises RuntimeError naming the failing cell; the partial executed copy is written first.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    target = out_dir / path.name
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        nbformat.write(notebook, target)
+        raise RuntimeError(f"{path.name} failed; the executed copy with the error is at {target}\n{err}") from err
+    finally:
+        nbformat.write(notebook, target)
+    _write_html(notebook, target.with_suffix(".html"))
+    return target
+
+
+def _write_html(notebook, target: Path) -> None:
+    """An HTML copy opens in any browser, for people without Jupyter."""
+    try:
+        from nbconvert import HTMLExporter
+    except ImportError:
+        return
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    target.write_text(body, encoding="utf-8")
+
+
+def workshop(out_dir: str | os.PathLike = "runs", profile: str = "offline") -> list[Path]:
+    """Run every course notebook on `profile` (the embedded offline models by default)."""
+    from .models import OFFLINE_PAIR, model_folder
+
+    os.environ["STOIC_PROFILE"] = profile  # the notebook kernels inherit it
+    if profile == "offline":
+        for name in OFFLINE_PAIR:
+            model_folder(name)  # converts once, with a progress bar, before any kernel starts
+    written = []
+    for name in NOTEBOOKS:
+        start = time.time()
+        print(f"Running {name} ...", flush=True)
+        target = run_notebook(notebooks_dir() / name, out_dir)
+        html = target.with_suffix(".html")
+        also = f" and {html}" if html.exists() else ""
+        print(f"  done in {time.time() - start:.0f} s -> {target}{also}")
+        written.append(target)
+    return written
