@@ -475,8 +475,10 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
     family = preset.family if preset else ("gemma" if "gemma" in model.config.model_type else "other")
     prepare_tokenizer(tokenizer, model, family=family)
     model.eval()
+    if load_in_4bit and backend == "transformers":
+        backend += " + bitsandbytes"
     model.load_report = LoadReport(
-        name=name_or_path, source=source, backend=backend + (" + bitsandbytes" if load_in_4bit and backend == "transformers" else ""),
+        name=name_or_path, source=source, backend=backend,
         device=hw.device, dtype=str(dtype).replace("torch.", ""), four_bit=bool(load_in_4bit),
         parameters=sum(p.numel() for p in model.parameters()), seconds=time.time() - start, hardware=hw)
     if verbose:

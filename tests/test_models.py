@@ -1,0 +1,153 @@
+"""Model loading: presets, the converted-GGUF cache, tokenizer fidelity, and CPU behaviour."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import stoic_workshop as sw
+from stoic_workshop.models import OFFLINE_PAIR, _cache_problem, _gguf_file
+
+MORE_TEXT = [  # beyond the golden strings: code, numbers, a quotation, a whole chat turn
+    "def f(x):\n    return x**2  # square",
+    "In 2024 the bill was £1,234.56 (up 7.5%)!",
+    "Men are disturbed not by things, but by the opinions about things. — Epictetus",
+    "<start_of_turn>model\nThe traffic is outside your control.<end_of_turn>\n",
+    "<|im_start|>assistant\nBreathe.<|im_end|>",
+]
+
+
+def test_unknown_preset_names_the_known_ones():
+    with pytest.raises(ValueError, match=r"Did you mean 'gemma-3-270m'\?.*smollm2-135m-instruct"):
+        sw.load_model("gemma3-270m")
+
+
+def test_offline_pair_is_one_base_and_one_instruct_model_with_pinned_files():
+    base, instruct = (sw.PRESETS[n] for n in OFFLINE_PAIR)
+    assert (base.kind, instruct.kind) == ("base", "instruct")
+    assert all(p.offline and len(p.gguf_sha256) == 64 and p.golden for p in (base, instruct))
+
+
+@pytest.mark.parametrize("name", OFFLINE_PAIR)
+def test_tokenizer_matches_llama_cpp_on_the_same_file(name, tmp_path):
+    llama_cpp = pytest.importorskip("llama_cpp")
+    preset = sw.PRESETS[name]
+    gguf = _gguf_file(preset, sw.cache_dir() / "models" / "gguf")
+    vocab = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
+    tok = sw.load_model(name, verbose=False)[1]
+    for text in [t for t, _ in preset.golden] + MORE_TEXT:
+        expected = vocab.tokenize(text.encode(), add_bos=True, special=True)
+        assert tok(text).input_ids == expected, text
+    # the golden table in the package is itself llama.cpp's answer
+    assert all(list(ids) == vocab.tokenize(t.encode(), add_bos=True, special=True) for t, ids in preset.golden)
+
+
+def test_wrong_tokenizer_is_refused_with_the_fix(smol):
+    # SmolLM2's tokenizer splits text differently from Gemma 3's: exactly the kind of silent
+    # damage a wrong GGUF conversion does, and it must stop the run.
+    _, wrong = smol
+    with pytest.raises(sw.TokenizerMismatch, match=r"(?s)does not match llama.cpp.*transformers==5\.24\.0"):
+        sw.check_tokenizer(wrong, "gemma-3-270m")
+
+
+def test_missing_bos_is_refused(gemma_tok):
+    # transformers 5.17 built the Gemma 3 tokenizer without <bos>: simulate that symptom.
+    class NoBos:
+        def __call__(self, text):
+            out = gemma_tok(text)
+            out["input_ids"] = out["input_ids"][1:]
+            return out
+    with pytest.raises(sw.TokenizerMismatch, match="9 ids"):
+        sw.check_tokenizer(NoBos(), "gemma-3-270m")
+
+
+def test_conversion_is_cached_verified_and_rebuilt_when_corrupted(tmp_path):
+    folder = sw.model_folder("smollm2-135m-instruct", cache=tmp_path)
+    manifest = json.loads((folder / "stoic_manifest.json").read_text())
+    assert {"model.safetensors", "tokenizer.json", "config.json"} <= set(manifest["files"])
+    assert _cache_problem(folder, sw.PRESETS["smollm2-135m-instruct"]) is None
+    stamp = (folder / "stoic_manifest.json").stat().st_mtime_ns
+    assert sw.model_folder("smollm2-135m-instruct", cache=tmp_path) == folder
+    assert (folder / "stoic_manifest.json").stat().st_mtime_ns == stamp  # second call: no conversion
+
+    # Flip one byte in the middle of the weights: same size, different checksum.
+    weights = folder / "model.safetensors"
+    with weights.open("r+b") as f:
+        f.seek(weights.stat().st_size // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    assert "corrupted" in _cache_problem(folder, sw.PRESETS["smollm2-135m-instruct"])
+    sw.model_folder("smollm2-135m-instruct", cache=tmp_path)
+    assert _cache_problem(folder, sw.PRESETS["smollm2-135m-instruct"]) is None  # rebuilt whole
+
+    # A conversion killed before its manifest was written is never taken as done.
+    (folder / "stoic_manifest.json").unlink()
+    assert "interrupted" in _cache_problem(folder, sw.PRESETS["smollm2-135m-instruct"])
+    weights.write_bytes(weights.read_bytes()[:1000])
+    assert "interrupted" in _cache_problem(folder, sw.PRESETS["smollm2-135m-instruct"])
+
+
+def test_cached_model_equals_the_gguf_model_and_is_a_normal_model(smol, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    model, tok = smol
+    gguf = _gguf_file(sw.PRESETS["smollm2-135m-instruct"], tmp_path)
+    reference = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    ids = torch.tensor([tok("Stuck in traffic again.").input_ids])
+    with torch.no_grad():
+        assert torch.equal(model(ids).logits, reference(ids).logits)  # same de-quantized weights, bit for bit
+    assert "quantization_config" not in model.config.to_dict()
+    model.save_pretrained(tmp_path / "saved")  # a GGUF-loaded model refuses this
+    loss = model(ids, labels=ids).loss
+    loss.backward()  # and it can be trained
+    assert model.model.layers[0].self_attn.q_proj.weight.grad is not None
+    model.zero_grad(set_to_none=True)
+
+
+def test_four_bit_on_cpu_warns_and_loads_full_precision():
+    with pytest.warns(UserWarning, match="needs a CUDA GPU"):
+        model, _ = sw.load_model("smollm2-135m-instruct", load_in_4bit=True, verbose=False)
+    assert not model.load_report.four_bit and model.dtype == torch.float32
+    assert model.load_report.device == "cpu" and model.load_report.backend == "transformers"
+
+
+def test_pre_quantized_preset_on_cpu_is_refused_clearly():
+    with pytest.raises(ValueError, match="loads only on a CUDA GPU"):
+        sw.load_model("gemma-2-2b-it-4bit")
+
+
+def test_cpu_load_never_imports_unsloth_or_bitsandbytes():
+    code = ("import sys, stoic_workshop as sw;"
+            "sw.load_model('smollm2-135m-instruct', load_in_4bit=True, verbose=False);"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('unsloth', 'bitsandbytes')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_missing_gguf_package_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "gguf", None)  # as if gguf were not installed
+    with pytest.raises(ImportError, match=r"pip install gguf==0\.19\.0"):
+        sw.model_folder("smollm2-135m-instruct", cache=tmp_path)
+
+
+def test_hub_name_offline_points_to_offline_presets(tmp_path):
+    code = "import stoic_workshop as sw; sw.load_model('some-org/not-downloaded-model')"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode != 0
+    assert "Use an offline preset: gemma-3-270m, smollm2-135m-instruct" in out.stderr
+
+
+def test_hardware_and_model_choice_without_gpu(monkeypatch):
+    hw = sw.hardware()
+    assert hw.device == "cpu" and not hw.bf16 and hw.cores == os.cpu_count()
+    assert str(hw).startswith("CPU:")
+    monkeypatch.delenv("STOIC_PROFILE", raising=False)
+    assert sw.pick_models() == OFFLINE_PAIR
+    assert sw.pick_models("colab") == ("gemma-2-2b", "gemma-2-2b-it")
+    with pytest.raises(ValueError, match="'offline' or 'colab'"):
+        sw.pick_models("laptop")
