@@ -1,0 +1,310 @@
+"""Tests for the synthetic complaint -> Stoic reply data.
+
+The data is hand-written, so these tests guard what a careless edit could break: determinism,
+coverage of areas and ideas, quotation attribution, and above all template collapse.
+"""
+
+import random
+import re
+
+import pytest
+
+from stoic_workshop.data import (
+    AREAS,
+    AUTHORS,
+    IDEAS,
+    diversity,
+    eval_prompts,
+    make_pairs,
+    split,
+    to_messages,
+    validate_pair,
+)
+
+WORD = re.compile(r"\w+(?:'\w+)*")
+
+
+def normalise(text):
+    return " ".join(text.lower().split())
+
+
+def without_quotes(pair):
+    """The same quotation may appear in two replies, so shared-run checks must ignore it."""
+    if pair["quote"] is None:
+        return pair["reply"]
+    return pair["reply"].replace(pair["quote"], " ")
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return make_pairs()
+
+
+def good_pair():
+    return dict(make_pairs(n=1)[0])
+
+
+# --- determinism -------------------------------------------------------------------------------
+
+def test_same_seed_gives_identical_output():
+    assert make_pairs(seed=7) == make_pairs(seed=7)
+    assert make_pairs(n=20, seed=7) == make_pairs(seed=7)[:20]
+
+
+def test_different_seed_gives_different_order_but_same_content():
+    a, b = make_pairs(seed=1), make_pairs(seed=2)
+    assert [p["id"] for p in a] != [p["id"] for p in b]
+    assert sorted(a, key=lambda p: p["id"]) == sorted(b, key=lambda p: p["id"])
+
+
+def test_global_random_state_is_not_used():
+    random.seed(0)
+    first = make_pairs(n=10)
+    random.seed(12345)
+    assert make_pairs(n=10) == first
+
+
+def test_ids_are_stable_across_seeds(pairs):
+    # The id names the row, not its shuffled position, so it must map to the same content.
+    by_id = {p["id"]: p for p in make_pairs(seed=99)}
+    assert all(by_id[p["id"]] == p for p in pairs)
+    assert all(re.fullmatch(r"[a-z_]+-\d{3}", p["id"]) for p in pairs)
+
+
+def test_n_larger_than_available_says_how_many_exist(pairs):
+    with pytest.raises(ValueError, match=f"only {len(pairs)} exist"):
+        make_pairs(n=len(pairs) + 1)
+
+
+# --- coverage ----------------------------------------------------------------------------------
+
+def test_at_least_150_unique_complaints_and_replies(pairs):
+    assert len(pairs) >= 150
+    assert len({normalise(p["complaint"]) for p in pairs}) == len(pairs)
+    assert len({normalise(p["reply"]) for p in pairs}) == len(pairs)
+    assert len({p["id"] for p in pairs}) == len(pairs)
+
+
+def test_at_least_10_areas_with_8_pairs_each(pairs):
+    assert len(AREAS) >= 10
+    for area in AREAS:
+        assert sum(p["area"] == area for p in pairs) >= 8, area
+
+
+def test_every_idea_is_used_and_spread(pairs):
+    # 160 rows over 9 ideas is about 18 each; at least 10 each keeps any one idea from dominating.
+    for idea in IDEAS:
+        assert sum(p["idea"] == idea for p in pairs) >= 10, idea
+
+
+def test_every_pair_validates(pairs):
+    for row, pair in enumerate(pairs):
+        validate_pair(pair, row=row)
+
+
+def test_reply_word_counts_within_40_to_120(pairs):
+    counts = [len(WORD.findall(p["reply"])) for p in pairs]
+    assert min(counts) >= 40
+    assert max(counts) <= 120
+
+
+def test_no_chat_markup_in_any_text(pairs):
+    for p in pairs:
+        for text in (p["complaint"], p["reply"]):
+            assert "<start_of_turn>" not in text
+            assert "<|" not in text
+
+
+# --- quotations --------------------------------------------------------------------------------
+
+def test_quotes_are_attributed_to_one_of_three_authors(pairs):
+    quoted = [p for p in pairs if p["quote"] is not None]
+    for p in quoted:
+        assert p["source"].startswith(AUTHORS), p["id"]
+        assert p["source"].split(", ", 1)[1].strip(), p["id"]
+        assert p["quote"] in p["reply"], p["id"]
+    assert {p["source"].split(",")[0] for p in quoted} == set(AUTHORS)
+
+
+def test_unquoted_pairs_have_no_source(pairs):
+    assert all(p["source"] is None for p in pairs if p["quote"] is None)
+
+
+def test_roughly_a_third_to_a_half_of_replies_quote(pairs):
+    share = sum(p["quote"] is not None for p in pairs) / len(pairs)
+    assert 1 / 3 <= share <= 1 / 2
+
+
+def test_no_quotation_is_overused(pairs):
+    # A quote used in many rows would itself become a template the model parrots.
+    quotes = [p["quote"] for p in pairs if p["quote"]]
+    assert max(quotes.count(q) for q in quotes) <= 2
+
+
+# --- template collapse -------------------------------------------------------------------------
+
+def test_all_replies_are_diverse(pairs):
+    # Measured on the 160 hand-written replies: distinct_1 = 0.191, distinct_2 = 0.739,
+    # distinct_3 = 0.937 (quotes included). The thresholds sit a little under those, so a few new
+    # rows can't trip them, but collapse does: swapping 40 of the 160 replies for one fixed
+    # sentence template ("I hear you. <complaint> That sounds hard. As <author> said, ...")
+    # measured distinct_2 = 0.657 and distinct_3 = 0.821, and all-template replies 0.253 / 0.313.
+    stats = diversity([p["reply"] for p in pairs])
+    assert stats["distinct_2"] > 0.70
+    assert stats["distinct_3"] > 0.90
+
+
+def test_no_long_run_shared_between_replies_apart_from_quotes(pairs):
+    # Measured: with quotations removed, the longest run two replies share is 6 words
+    # ("living according to nature for a"). More than 8 would mean copy-pasted phrasing.
+    stats = diversity([without_quotes(p) for p in pairs])
+    assert stats["longest_shared_words"] <= 8, stats["longest_shared_example"]
+
+
+def test_replies_do_not_share_opening_words(pairs):
+    # Four words is already a visible template ("I hear you. Epictetus ..."); no opening repeats.
+    openings = [" ".join(WORD.findall(p["reply"].lower())[:4]) for p in pairs]
+    assert len(set(openings)) == len(openings)
+
+
+# --- diversity() on hand-made inputs -----------------------------------------------------------
+
+def test_diversity_counts_distinct_ngrams():
+    # Tokens: ["a", "b", "a"] and ["a", "c"].
+    # Unigrams: a, b, a, a, c -> 3 distinct of 5 = 0.6.
+    # Bigrams: (a b), (b a), (a c) -> 3 distinct of 3 = 1.0 (bigrams never cross replies).
+    # Trigrams: (a b a) only -> 1 of 1 = 1.0.
+    stats = diversity(["A b a", "a C"])
+    assert stats["distinct_1"] == pytest.approx(0.6)
+    assert stats["distinct_2"] == pytest.approx(1.0)
+    assert stats["distinct_3"] == pytest.approx(1.0)
+
+
+def test_diversity_of_identical_replies_is_half():
+    # Two copies of "x y z": 6 unigrams / 3 distinct, 4 bigrams / 2 distinct, 2 trigrams / 1.
+    stats = diversity(["x y z", "x y z"])
+    assert stats["distinct_1"] == pytest.approx(0.5)
+    assert stats["distinct_2"] == pytest.approx(0.5)
+    assert stats["distinct_3"] == pytest.approx(0.5)
+    assert stats["longest_shared_words"] == 3
+
+
+def test_longest_shared_run_finds_exact_four_word_overlap():
+    # "take a deep breath" (4 words) appears in both; "breath now" vs "breath and" differ after it,
+    # and "first" / "please" differ before it, so the answer is exactly 4.
+    replies = [
+        "First take a deep breath now and wait.",
+        "Please, take a deep breath and count to ten.",
+    ]
+    stats = diversity(replies)
+    assert stats["longest_shared_words"] == 4
+    assert stats["longest_shared_example"] == "take a deep breath"
+
+
+def test_longest_shared_run_ignores_repeats_inside_one_reply():
+    # "one two three" repeats within the first reply only; the replies share just "one".
+    stats = diversity(["one two three and one two three", "one four"])
+    assert stats["longest_shared_words"] == 1
+    assert stats["longest_shared_example"] == "one"
+
+
+def test_diversity_of_nothing_shared_or_empty():
+    assert diversity(["alpha beta", "gamma delta"])["longest_shared_words"] == 0
+    assert diversity([]) == {
+        "distinct_1": 0.0,
+        "distinct_2": 0.0,
+        "distinct_3": 0.0,
+        "longest_shared_words": 0,
+        "longest_shared_example": "",
+    }
+
+
+# --- split, eval prompts, messages -------------------------------------------------------------
+
+def test_split_keeps_every_complaint_on_one_side(pairs):
+    train, evaluation = split(pairs, eval_fraction=0.1, seed=3407)
+    train_complaints = {normalise(p["complaint"]) for p in train}
+    eval_complaints = {normalise(p["complaint"]) for p in evaluation}
+    assert not train_complaints & eval_complaints
+    assert len(train) + len(evaluation) == len(pairs)
+    # 10% of 160 distinct complaints rounds to 16.
+    assert len(evaluation) == round(len(pairs) * 0.1)
+
+
+def test_split_groups_duplicate_complaints_despite_case_and_spacing():
+    base = make_pairs(n=10)
+    twin = dict(base[0], id="copy", complaint="  " + base[0]["complaint"].upper() + "  ")
+    train, evaluation = split(base + [twin], eval_fraction=0.3, seed=1)
+    key = normalise(base[0]["complaint"])
+    sides = [key in {normalise(p["complaint"]) for p in half} for half in (train, evaluation)]
+    assert sides.count(True) == 1
+
+
+def test_split_is_deterministic_and_rejects_bad_fraction(pairs):
+    assert split(pairs, seed=5) == split(pairs, seed=5)
+    with pytest.raises(ValueError, match="eval_fraction"):
+        split(pairs, eval_fraction=1.5)
+
+
+def test_eval_prompts_are_held_out(pairs):
+    prompts = eval_prompts()
+    assert len(prompts) >= 12
+    assert len({normalise(p) for p in prompts}) == len(prompts)
+    training = {normalise(p["complaint"]) for p in pairs}
+    assert not training & {normalise(p) for p in prompts}
+
+
+def test_to_messages_with_and_without_system(pairs):
+    pair = pairs[0]
+    plain = to_messages(pair)
+    assert plain == {
+        "messages": [
+            {"role": "user", "content": pair["complaint"]},
+            {"role": "assistant", "content": pair["reply"]},
+        ]
+    }
+    with_system = to_messages(pair, system="You are a Stoic.")
+    assert with_system["messages"][0] == {"role": "system", "content": "You are a Stoic."}
+    assert with_system["messages"][1:] == plain["messages"]
+
+
+# --- validate_pair error messages --------------------------------------------------------------
+
+def test_validate_missing_field_names_row_and_field():
+    pair = good_pair()
+    del pair["source"]
+    with pytest.raises(ValueError, match=r"row 7 .*missing field 'source'"):
+        validate_pair(pair, row=7)
+
+
+def test_validate_empty_text_names_row_and_field():
+    pair = good_pair()
+    pair["complaint"] = "   "
+    with pytest.raises(ValueError, match=r"row 3 .*field 'complaint' must be non-empty"):
+        validate_pair(pair, row=3)
+
+
+def test_validate_short_reply_reports_word_count():
+    pair = dict(good_pair(), reply="Too short.", quote=None, source=None)
+    with pytest.raises(ValueError, match=r"row 0 .*field 'reply' must have 40-120 words, got 2"):
+        validate_pair(pair, row=0)
+
+
+def test_validate_unknown_area_and_idea_without_row_uses_id():
+    pair = dict(good_pair(), id="x-001", area="space travel")
+    with pytest.raises(ValueError, match=r"pair 'x-001': field 'area' must be one of"):
+        validate_pair(pair)
+    pair = dict(good_pair(), idea="hedonism")
+    with pytest.raises(ValueError, match=r"field 'idea' must be one of .*'hedonism'"):
+        validate_pair(pair, row=2)
+
+
+def test_validate_rejects_chat_markup_and_misattributed_quote():
+    pair = good_pair()
+    pair["reply"] = pair["reply"] + " <|im_end|>"
+    with pytest.raises(ValueError, match=r"field 'reply' must not contain chat markup"):
+        validate_pair(pair, row=1)
+    words = " ".join(["word"] * 45)
+    pair = dict(good_pair(), reply=f'{words} "Be kind."', quote="Be kind.", source="Plato, Laws")
+    with pytest.raises(ValueError, match=r"row 4 .*field 'source' must start with one of"):
+        validate_pair(pair, row=4)
