@@ -151,3 +151,20 @@ def test_hardware_and_model_choice_without_gpu(monkeypatch):
     assert sw.pick_models("colab") == ("gemma-2-2b", "gemma-2-2b-it")
     with pytest.raises(ValueError, match="'offline' or 'colab'"):
         sw.pick_models("laptop")
+
+
+def test_real_transformers_5_17_conversion_is_refused_and_nothing_cached(tmp_path):
+    # The real failure, not a simulation: transformers 5.17 (the Colab profile's pin) builds the
+    # Gemma 3 tokenizer from this GGUF with 12 ids and no <bos> for the first golden string.
+    # .ci/run installs 5.17 into a side folder and names it in STOIC_OLD_TRANSFORMERS.
+    old = os.environ.get("STOIC_OLD_TRANSFORMERS")
+    if not old:
+        pytest.skip("set STOIC_OLD_TRANSFORMERS to a folder holding transformers 5.17 (see .ci/run)")
+    code = ("import transformers, stoic_workshop as sw; assert transformers.__version__ == '5.17.0';"
+            "sw.model_folder('gemma-3-270m')")
+    env = {**os.environ, "PYTHONPATH": old, "STOIC_WORKSHOP_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode != 0
+    assert "TokenizerMismatch: The gemma-3-270m tokenizer built by transformers 5.17.0" in out.stderr
+    assert "got:      [9259, 515, 504" in out.stderr  # no <bos>, and "world" split into pieces
+    assert not (tmp_path / "models" / "gemma-3-270m").exists()  # a broken conversion is never cached

@@ -1,0 +1,91 @@
+"""The GPU loading paths. Skipped without CUDA (CI has none); run for real on a GPU machine:
+
+    STOIC_GEMMA_TOKENIZER=<folder with the Gemma tokenizer> python -m pytest tests/test_gpu.py
+
+The model is a randomly initialised Gemma 2 with the 2B model's layer shapes (fewer layers, to
+load quickly), saved as a normal folder: no hub is needed, and the code paths are the real ones.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import stoic_workshop as sw
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+BUILD = """
+import sys, torch
+from transformers import AutoTokenizer, Gemma2Config, Gemma2ForCausalLM
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+config = Gemma2Config(vocab_size=len(tok), num_hidden_layers=4)  # 2B shapes: hidden 2304, 8 heads, head_dim 256
+torch.manual_seed(0)
+model = Gemma2ForCausalLM(config).to(torch.bfloat16)
+model.save_pretrained(sys.argv[2]); tok.save_pretrained(sys.argv[2])
+"""
+
+
+@pytest.fixture(scope="module")
+def gemma2_folder(tmp_path_factory):
+    source = os.environ.get("STOIC_GEMMA_TOKENIZER") or str(sw.model_folder("gemma-3-270m"))
+    folder = tmp_path_factory.mktemp("gemma2")
+    # built in another process, so this one imports Unsloth before transformers, as a learner's would
+    subprocess.run([sys.executable, "-c", BUILD, source, str(folder)], check=True)
+    return str(folder)
+
+
+def _four_bit_layers(model):
+    import bitsandbytes as bnb
+
+    return sum(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
+
+
+def test_hardware_report_names_the_gpu():
+    hw = sw.hardware()
+    assert hw.device == "cuda" and hw.name == torch.cuda.get_device_name(0)
+    assert hw.memory_gb > 10 and hw.bf16 == torch.cuda.is_bf16_supported()
+    print(hw)
+
+
+def test_unsloth_is_chosen_and_loads_4bit(gemma2_folder):
+    pytest.importorskip("unsloth")
+    model, tok = sw.load_model(gemma2_folder)
+    report = model.load_report
+    assert report.backend == "unsloth" and report.four_bit and report.device == "cuda"
+    assert _four_bit_layers(model) == 4 * 7  # q, k, v, o, gate, up, down in each of 4 layers
+    assert tok.chat_template == sw.GEMMA_TEMPLATE  # the tokenizer had none: Gemma's was installed
+    assert tok.convert_tokens_to_ids("<end_of_turn>") in model.generation_config.eos_token_id
+    answer = sw.reply(model, tok, "Stuck in traffic again.", max_new_tokens=8)
+    assert len(tok(answer, add_special_tokens=False).input_ids) <= 8
+    del model
+    torch.cuda.empty_cache()
+
+
+def test_transformers_backend_uses_bitsandbytes_nf4(gemma2_folder):
+    pytest.importorskip("bitsandbytes")
+    model, tok = sw.load_model(gemma2_folder, backend="transformers")
+    assert model.load_report.backend == "transformers + bitsandbytes" and model.load_report.four_bit
+    assert _four_bit_layers(model) == 4 * 7
+    quant = model.config.quantization_config
+    quant = quant if isinstance(quant, dict) else quant.to_dict()
+    assert quant["bnb_4bit_quant_type"] == "nf4" and quant["bnb_4bit_use_double_quant"]
+    assert sw.generate(model, tok, ["a", "b"], chat=True, max_new_tokens=4, progress=False)
+    del model
+    torch.cuda.empty_cache()
+
+
+def test_full_precision_on_gpu_uses_bf16_or_fp16(gemma2_folder, monkeypatch):
+    model, _ = sw.load_model(gemma2_folder, backend="transformers", load_in_4bit=False)
+    assert model.dtype == (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    assert model.device.type == "cuda"
+    del model
+    # A T4 has no bf16: the loader must pick fp16 there.
+    t4 = sw.Hardware("cuda", "Tesla T4", 15.0, False, 2)
+    monkeypatch.setattr("stoic_workshop.models.hardware", lambda: t4)
+    model, _ = sw.load_model(gemma2_folder, backend="transformers", load_in_4bit=False)
+    assert model.dtype == torch.float16 and model.load_report.dtype == "float16"
+    del model
+    torch.cuda.empty_cache()
