@@ -7,6 +7,7 @@ that fails still leaves the executed notebook (with the error in it) on disk.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, timeout: i
     Raises RuntimeError naming the failing cell; the partial executed copy is written first.
     """
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -38,16 +40,23 @@ def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, timeout: i
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+    # Local sockets (ipc) where the platform has them: nothing listens on a network port.
+    if os.name == "nt":
+        kernel = KernelManager(kernel_name="python3")
+    else:  # the socket path must be absolute: the kernel runs in the notebook's folder
+        kernel = KernelManager(kernel_name="python3", transport="ipc",
+                               ip=os.path.join(tempfile.mkdtemp(prefix="stoic-kernel-"), "kernel"))
+    client = NotebookClient(notebook, km=kernel, timeout=timeout,
                             resources={"metadata": {"path": str(path.parent)}})
     target = out_dir / path.name
     try:
         client.execute()
     except CellExecutionError as err:
-        nbformat.write(notebook, target)
         raise RuntimeError(f"{path.name} failed; the executed copy with the error is at {target}\n{err}") from err
     finally:
         nbformat.write(notebook, target)
+        if kernel.has_kernel:
+            kernel.shutdown_kernel(now=True)
     _write_html(notebook, target.with_suffix(".html"))
     return target
 

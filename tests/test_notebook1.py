@@ -87,3 +87,19 @@ def test_both_models_answer_every_prompt_side_by_side(executed):
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "<|im_start|>user\nI've been stuck in traffic" in printed
     assert "Models: base=gemma-3-270m, instruct=smollm2-135m-instruct" in printed
+
+
+def test_a_failing_cell_keeps_the_executed_copy(tmp_path):
+    from stoic_workshop.workshop import run_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("answer = 6 * 7\nprint(answer)"),
+                nbformat.v4.new_code_cell("1 / 0"), nbformat.v4.new_code_cell("print('never')")]
+    source = tmp_path / "broken.ipynb"
+    nbformat.write(nb, source)
+    with pytest.raises(RuntimeError, match=r"broken.ipynb failed; the executed copy with the error is at"):
+        run_notebook(source, tmp_path / "out")
+    kept = nbformat.read(tmp_path / "out" / "broken.ipynb", as_version=4)
+    assert kept.cells[0].outputs[0]["text"] == "42\n"  # work done before the error is kept
+    assert kept.cells[1].outputs[0]["ename"] == "ZeroDivisionError"
+    assert kept.cells[2].outputs == []
