@@ -4,9 +4,13 @@
     base, base_tok = sw.load_model("gemma-3-270m")             # offline base model
     chat, chat_tok = sw.load_model("smollm2-135m-instruct")     # offline instruct model
     sw.reply(chat, chat_tok, "Stuck in traffic again.")
+    ds = sw.make_dataset(n=80)                                    # Stoic conversations
+    report = sw.check_dataset(ds, chat_tok, max_seq_length=512)   # before any training
 """
 
+from .align import DataReport, check_dataset, encode, masked_view
 from .chat import GEMMA_TEMPLATE, check_chat_tokens, end_of_turn, render
+from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
 from .generate import complete, generate, reply
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
                      load_model, model_folder, pick_models)
@@ -20,4 +24,6 @@ __all__ = [
     "GEMMA_TEMPLATE", "render", "end_of_turn", "check_chat_tokens",
     "generate", "complete", "reply",
     "side_by_side",
+    "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "DataError",
+    "check_dataset", "encode", "masked_view", "DataReport",
 ]

@@ -4,6 +4,7 @@
     stoic-workshop models                  list the model presets
     stoic-workshop prepare [NAME ...]      convert and cache the offline models now
     stoic-workshop hardware                what this machine offers
+    stoic-workshop data [--out data]       write the default Stoic dataset as JSONL
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     prep = sub.add_parser("prepare", help="convert and cache the offline models")
     prep.add_argument("names", nargs="*", help="presets to prepare (default: the offline pair)")
     sub.add_parser("hardware", help="describe this machine")
+    data = sub.add_parser("data", help="write the default Stoic dataset (train/eval JSONL, held-out prompts)")
+    data.add_argument("--out", default=None, help="folder (default: the repository's data/)")
+    data.add_argument("--seed", type=int, default=3407)
     args = parser.parse_args(argv)
 
     if args.command == "workshop":
@@ -48,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 2
+    elif args.command == "data":
+        from .dataset import DATA_DIR, write_default_data
+
+        for name, path in write_default_data(args.out or DATA_DIR, seed=args.seed).items():
+            print(f"{name}: {path}")
     elif args.command == "hardware":
         from .models import hardware
 

@@ -1,0 +1,190 @@
+"""Step 1, the data: Stoic pairs as a Hugging Face dataset of conversations, plus the learner's own.
+
+Everything downstream (chat templates, TRL's SFTTrainer) reads one shape: a `messages` column
+holding user/assistant turns. Pairs from the built-in generator, a Python list, a CSV or a JSONL
+file all become that shape here, and a bad row is reported with its file, row and field, all bad
+rows at once, so nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+from . import data
+
+__all__ = ["DataError", "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "write_default_data"]
+
+ROLES = ("system", "user", "assistant")
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+class DataError(ValueError):
+    """Every problem found in a set of rows, one line each."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.problems = problems
+        listed = "\n".join(f"  - {p}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{source}: {len(problems)} bad row(s); nothing was loaded:\n{listed}{more}")
+
+
+def make_dataset(n: int | None = None, seed: int = 3407, system: str | None = None):
+    """The built-in Stoic pairs as a `datasets.Dataset` with a `messages` column.
+
+    Deterministic for a seed, no network and no model needed. `system` adds a system turn.
+    Example: `ds = stoic_workshop.make_dataset(n=80)`; `ds[0]["messages"]`
+    """
+    from datasets import Dataset
+
+    rows = []
+    for pair in data.make_pairs(n, seed):
+        rows.append({"messages": data.to_messages(pair, system)["messages"], "id": pair["id"],
+                     "area": pair["area"], "idea": pair["idea"]})
+    return Dataset.from_list(rows)
+
+
+def _row_problems(row, where: str) -> list[str]:
+    """What is wrong with one conversation row, as readable lines (empty when the row is fine)."""
+    if not isinstance(row, dict):
+        return [f"{where}: expected an object with a 'messages' list, got {type(row).__name__}"]
+    if "messages" not in row:
+        return [f"{where}: field 'messages' is missing (or give 'complaint' and 'reply')"]
+    messages = row["messages"]
+    if not isinstance(messages, list) or not messages:
+        return [f"{where}: field 'messages' must be a non-empty list of turns"]
+    problems = []
+    for i, turn in enumerate(messages):
+        at = f"{where}: messages[{i}]"
+        if not isinstance(turn, dict):
+            problems.append(f"{at}: expected {{'role': ..., 'content': ...}}, got {type(turn).__name__}")
+            continue
+        if turn.get("role") not in ROLES:
+            problems.append(f"{at}.role: expected one of {', '.join(ROLES)}, got {turn.get('role')!r}")
+        content = turn.get("content")
+        if not isinstance(content, str):
+            problems.append(f"{at}.content: expected text, got {type(content).__name__}")
+        elif not content.strip():
+            problems.append(f"{at}.content: empty or whitespace only")
+    if problems:
+        return problems
+    roles = [t["role"] for t in messages if t["role"] != "system"]
+    if any(t["role"] == "system" for t in messages[1:]):
+        problems.append(f"{where}: a system turn may only come first")
+    expected = ["user", "assistant"] * (len(roles) // 2 + 1)
+    if roles != expected[:len(roles)] or not roles or roles[-1] != "assistant":
+        problems.append(f"{where}: roles must alternate user, assistant, ... and end with the assistant; "
+                        f"got {', '.join(roles) or 'no turns'}")
+    return problems
+
+
+def _from_pair(row, where: str) -> tuple[dict | None, list[str]]:
+    """A complaint/reply row becomes a conversation; anything else must already be one."""
+    if isinstance(row, dict) and "messages" not in row and ("complaint" in row or "reply" in row):
+        missing = [f for f in ("complaint", "reply") if not isinstance(row.get(f), str) or not row[f].strip()]
+        if missing:
+            return None, [f"{where}: field '{f}' is missing or empty" for f in missing]
+        system = row.get("system") or None
+        row = {"messages": ([{"role": "system", "content": system}] if system else [])
+               + [{"role": "user", "content": row["complaint"]}, {"role": "assistant", "content": row["reply"]}]}
+    problems = _row_problems(row, where)
+    return (None if problems else {"messages": row["messages"]}), problems
+
+
+def _read_rows(source) -> tuple[list, str]:
+    if not isinstance(source, (str, os.PathLike)):
+        return list(source), "your pairs"
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = set(reader.fieldnames or [])
+            if not {"complaint", "reply"} <= columns:
+                raise DataError(str(path), [f"header: expected columns 'complaint' and 'reply' "
+                                            f"(optional 'system'), found {sorted(columns) or 'none'}"])
+            return list(reader), str(path)
+    if path.suffix.lower() in (".jsonl", ".json"):
+        rows, problems = [], []
+        with path.open(encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    problems.append(f"line {number}: not JSON ({err.msg}); each line must be one object")
+        if problems:
+            raise DataError(f"{path} (JSONL: one JSON object per line)", problems)
+        return rows, str(path)
+    raise DataError(str(path), [f"unsupported file type {path.suffix!r}: use .jsonl or .csv"])
+
+
+def load_pairs(source):
+    """Your own pairs as a dataset: a list of dicts, or a .jsonl or .csv file.
+
+    Rows are either `{"complaint": ..., "reply": ...}` (CSV columns of those names, optional
+    `system`) or `{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}`.
+    Example: `mine = load_pairs([{"complaint": "Mondays.", "reply": "..."}])`
+    Raises DataError listing every bad row (file, row, field); nothing is dropped silently.
+    """
+    from datasets import Dataset
+
+    rows, name = _read_rows(source)
+    good, problems = [], []
+    for number, row in enumerate(rows, start=1):
+        where = f"line {number}" if name.endswith((".jsonl", ".json")) else f"row {number}"
+        converted, found = _from_pair(row, where)
+        problems += found
+        if converted:
+            good.append(converted)
+    if problems:
+        raise DataError(name, problems)
+    if not good:
+        raise DataError(name, ["no rows found"])
+    return Dataset.from_list(good)
+
+
+def mix(*datasets_):
+    """One dataset of conversations from several (built-in and your own), in order."""
+    from datasets import Dataset
+
+    rows = [{"messages": row["messages"]} for ds in datasets_ for row in ds]
+    return Dataset.from_list(rows)
+
+
+def train_eval_split(dataset, eval_fraction: float = 0.1, seed: int = 3407):
+    """A DatasetDict with `train` and `eval`, split by complaint so no complaint is in both."""
+    from datasets import DatasetDict
+
+    keyed = [{"complaint": next(t["content"] for t in m if t["role"] == "user"), "index": i}
+             for i, m in enumerate(dataset["messages"])]
+    train, held_out = data.split(keyed, eval_fraction, seed)
+    return DatasetDict(train=dataset.select([p["index"] for p in train]),
+                       eval=dataset.select([p["index"] for p in held_out]))
+
+
+def save_jsonl(dataset, path) -> Path:
+    """One conversation per line, UTF-8, readable in any editor."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in dataset:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)  # a crash mid-write never leaves half a file under the real name
+    return path
+
+
+def write_default_data(folder=DATA_DIR, seed: int = 3407) -> dict[str, Path]:
+    """(Re)write the committed default set: train/eval conversations and the held-out prompts."""
+    splits = train_eval_split(make_dataset(seed=seed), seed=seed)
+    folder = Path(folder)
+    written = {name: save_jsonl(split, folder / f"stoic_{name}.jsonl") for name, split in splits.items()}
+    prompts = folder / "eval_prompts.txt"
+    prompts.write_text("\n".join(data.eval_prompts()) + "\n", encoding="utf-8")
+    written["prompts"] = prompts
+    return written
