@@ -10,11 +10,13 @@
 
 from .align import DataReport, check_dataset, encode, masked_view
 from .chat import GEMMA_TEMPLATE, check_chat_tokens, end_of_turn, render
+from .checks import CheckFailed, check_my_pairs
+from .data import diversity
 from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
 from .generate import complete, generate, reply
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
                      load_model, model_folder, pick_models)
-from .show import side_by_side
+from .show import examples, side_by_side
 
 __version__ = "0.1.0"
 
@@ -25,5 +27,6 @@ __all__ = [
     "generate", "complete", "reply",
     "side_by_side",
     "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "DataError",
-    "check_dataset", "encode", "masked_view", "DataReport",
+    "check_dataset", "encode", "masked_view", "DataReport", "diversity", "examples",
+    "check_my_pairs", "CheckFailed",
 ]

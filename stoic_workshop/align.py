@@ -74,6 +74,8 @@ class DataReport:
                 f"mean {sum(self.lengths) / self.rows:.0f}, max {max(self.lengths)} (row {self.longest_row}; "
                 f"max_seq_length {self.max_seq_length}). Trained on (assistant replies): {share:.0%} of tokens.")
 
+    __repr__ = __str__
+
     def _repr_html_(self) -> str:
         return f"<p>{self}</p>"
 
@@ -147,9 +149,9 @@ def check_dataset(dataset, tokenizer, max_seq_length: int = 512) -> DataReport:
         lengths.append(len(ids))
         trained.append(sum(mask))
     if problems:
-        raise DataError("check_dataset", problems)
+        raise DataError("check_dataset", problems, consequence="fix them before training")
     if not lengths:
-        raise DataError("check_dataset", ["the dataset is empty"])
+        raise DataError("check_dataset", ["the dataset is empty"], consequence="nothing to train on")
     return DataReport(len(lengths), lengths, trained, max_seq_length)
 
 

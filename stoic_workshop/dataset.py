@@ -24,11 +24,11 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 class DataError(ValueError):
     """Every problem found in a set of rows, one line each."""
 
-    def __init__(self, source: str, problems: list[str]):
+    def __init__(self, source: str, problems: list[str], consequence: str = "nothing was loaded"):
         self.problems = problems
         listed = "\n".join(f"  - {p}" for p in problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(f"{source}: {len(problems)} bad row(s); nothing was loaded:\n{listed}{more}")
+        super().__init__(f"{source}: {len(problems)} bad row(s); {consequence}:\n{listed}{more}")
 
 
 def make_dataset(n: int | None = None, seed: int = 3407, system: str | None = None):

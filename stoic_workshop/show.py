@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["side_by_side"]
+__all__ = ["examples", "side_by_side"]
 
 
 def side_by_side(prompts: list[str], answers: dict[str, list[str]], width: str = "28em"):
@@ -21,4 +21,19 @@ def side_by_side(prompts: list[str], answers: dict[str, list[str]], width: str =
             .hide(axis="index")
             .set_properties(**{"text-align": "left", "vertical-align": "top", "white-space": "pre-wrap",
                                "max-width": width, "min-width": "12em"})
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
+
+
+def examples(dataset, n: int = 3, width: str = "36em"):
+    """The first `n` conversations as a readable table: one row per example, one column per turn."""
+    import pandas as pd
+
+    rows = []
+    for row in dataset.select(range(min(n, len(dataset)))):
+        turns = {t["role"]: t["content"] for t in row["messages"]}
+        rows.append({**{k: row[k] for k in ("area", "idea") if k in row},
+                     "complaint (user)": turns.get("user", ""), "Stoic reply (assistant)": turns.get("assistant", "")})
+    return (pd.DataFrame(rows).style.hide(axis="index")
+            .set_properties(**{"text-align": "left", "vertical-align": "top", "white-space": "pre-wrap",
+                               "max-width": width})
             .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))

@@ -1,4 +1,4 @@
-"""Notebook 1, run the way a user runs it: through the main job command, on the offline models."""
+"""The course notebooks, run the way a user runs them: through the main job command, on the offline models."""
 
 import subprocess
 import sys
@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "01_base_vs_instruct.ipynb"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 class _Table(HTMLParser):
@@ -49,11 +50,13 @@ def _tables(notebook):
                 yield [r for r in parser.rows if r]
 
 
-def test_committed_notebook_is_clean_and_has_colab_badge():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_is_clean_and_has_colab_badge(path):
+    nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
-    assert "colab.research.google.com/github/" in nb.cells[0].source
+    assert f"colab.research.google.com/github/stoic-workshop/stoic-workshop/blob/main/notebooks/{path.name}" in \
+        nb.cells[0].source
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +68,30 @@ def executed(tmp_path_factory):
     return out
 
 
-def test_main_job_writes_an_executed_notebook_without_errors(executed):
-    nb = nbformat.read(executed / NOTEBOOK.name, as_version=4)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_main_job_writes_every_executed_notebook_without_errors(executed, path):
+    nb = nbformat.read(executed / path.name, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == []
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
-    assert (executed / "01_base_vs_instruct.html").stat().st_size > 10_000
+    assert (executed / path.with_suffix(".html").name).stat().st_size > 10_000
+
+
+def _printed(nb) -> str:
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_data_notebook_checks_shows_and_plots(executed):
+    nb = nbformat.read(executed / "02_finetune.ipynb", as_version=4)
+    printed = _printed(nb)
+    assert "row 0: messages[0].role: expected one of system, user, assistant, got 'human'" in printed
+    assert "✅ Well done: 2 pairs" in printed  # the exercise's check cell passed
+    assert "[░░░ masked: " in printed and "<|im_end|>[░░░ masked: 1 tokens ░░░]" in printed
+    reports = [o["data"]["text/plain"] for c in nb.cells for o in c.get("outputs", []) if "data" in o
+               and "pass every check" in o["data"].get("text/plain", "")]
+    assert reports[0].startswith("90 conversations pass every check")
+    assert reports[1].startswith("92 conversations pass every check")  # 90 + the learner's 2
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
 def test_both_models_answer_every_prompt_side_by_side(executed):
@@ -84,7 +105,7 @@ def test_both_models_answer_every_prompt_side_by_side(executed):
         assert base != instruct
         assert "<|im_" not in instruct and "<end_of_turn>" not in instruct  # stopped at end of turn
     # The base model was given raw text and the instruct model its chat template:
-    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    printed = _printed(nb)
     assert "<|im_start|>user\nI've been stuck in traffic" in printed
     assert "Models: base=gemma-3-270m, instruct=smollm2-135m-instruct" in printed
 

@@ -1,0 +1,39 @@
+"""Checks for the "Your turn!" cells: like a unit test for the learner, in plain words.
+
+Each checker prints what is right, or raises CheckFailed saying what to fix; a notebook run
+headless (CI) therefore fails when an exercise is wrong, exactly as a learner would see.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CheckFailed", "check_my_pairs"]
+
+
+class CheckFailed(AssertionError):
+    """An exercise is not done yet; the message says what to change."""
+
+
+def check_my_pairs(pairs, tokenizer, max_seq_length: int = 512) -> None:
+    """Your own complaint -> Stoic reply pairs: at least two, replies of 40-120 words, and valid chat data."""
+    from .align import check_dataset
+    from .data import _words
+    from .dataset import DataError, load_pairs
+
+    fixes = []
+    if not isinstance(pairs, list) or len(pairs) < 2:
+        raise CheckFailed("Write at least two pairs in MY_PAIRS, each {'complaint': ..., 'reply': ...}.")
+    for i, pair in enumerate(pairs, start=1):
+        reply = pair.get("reply", "") if isinstance(pair, dict) else ""
+        words = len(_words(reply)) if isinstance(reply, str) else 0
+        if "..." in str(pair.get("complaint", "") if isinstance(pair, dict) else "") or "..." in str(reply):
+            fixes.append(f"pair {i}: replace the '...' placeholder with your own text")
+        elif not 40 <= words <= 120:
+            fixes.append(f"pair {i}: the reply has {words} words; aim for 40-120, like the built-in examples")
+    try:
+        report = check_dataset(load_pairs(pairs), tokenizer, max_seq_length=max_seq_length)
+    except DataError as err:
+        fixes += err.problems
+        report = None
+    if fixes:
+        raise CheckFailed("Not yet:\n" + "\n".join(f"  - {f}" for f in fixes))
+    print(f"✅ Well done: {report.rows} pairs, replies trained on {sum(report.trained)} tokens, ready to mix in.")

@@ -1,0 +1,28 @@
+"""The exercise checkers say what is right or what to fix, and fail loudly when it is wrong."""
+
+import pytest
+
+import stoic_workshop as sw
+
+GOOD = ("Epictetus would start by sorting: the delay is not yours to command, your patience is. Tell the people "
+        "waiting for you, find something useful or pleasant to do with the hour, and notice how much of the "
+        "misery is the story you tell about the delay rather than the delay itself.")  # 53 words
+
+
+def test_good_pairs_pass(gemma_tok, capsys):
+    sw.check_my_pairs([{"complaint": "My flight is delayed.", "reply": GOOD},
+                       {"complaint": "My bus is late.", "reply": GOOD}], gemma_tok)
+    assert capsys.readouterr().out.startswith("✅ Well done: 2 pairs")
+
+
+def test_each_mistake_is_named(gemma_tok):
+    with pytest.raises(sw.CheckFailed, match="at least two pairs"):
+        sw.check_my_pairs([{"complaint": "x", "reply": GOOD}], gemma_tok)
+    with pytest.raises(sw.CheckFailed) as err:
+        sw.check_my_pairs([{"complaint": "...", "reply": "..."},
+                           {"complaint": "My bus is late.", "reply": "Breathe."},
+                           {"complaint": "My train is late.", "reply": GOOD}], gemma_tok)
+    message = str(err.value)
+    assert "pair 1: replace the '...' placeholder" in message
+    assert "pair 2: the reply has 1 words; aim for 40-120" in message
+    assert "pair 3" not in message  # a fine pair is not blamed
