@@ -17,6 +17,7 @@ from .generate import complete, generate, reply
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
                      load_model, model_folder, pick_models)
 from .show import examples, side_by_side
+from .teacher import TeacherError, TeachResult, teach
 
 __version__ = "0.1.0"
 
@@ -28,5 +29,5 @@ __all__ = [
     "side_by_side",
     "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "DataError",
     "check_dataset", "encode", "masked_view", "DataReport", "diversity", "examples",
-    "check_my_pairs", "CheckFailed",
+    "check_my_pairs", "CheckFailed", "teach", "TeachResult", "TeacherError",
 ]
