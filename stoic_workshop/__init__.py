@@ -13,6 +13,7 @@ from .chat import GEMMA_TEMPLATE, check_chat_tokens, end_of_turn, render
 from .checks import CheckFailed, check_my_pairs
 from .data import diversity
 from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
+from .energy import Energy
 from .generate import complete, generate, reply
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
                      load_model, model_folder, pick_models)
@@ -29,5 +30,5 @@ __all__ = [
     "side_by_side",
     "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "DataError",
     "check_dataset", "encode", "masked_view", "DataReport", "diversity", "examples",
-    "check_my_pairs", "CheckFailed", "teach", "TeachResult", "TeacherError",
+    "check_my_pairs", "CheckFailed", "teach", "TeachResult", "TeacherError", "Energy",
 ]

@@ -1,0 +1,251 @@
+"""Energy and emissions per workshop phase, measured with CodeCarbon.
+
+Why measure at all: this is a course about *energy-efficient* small models, and "efficient" means little until the
+learner sees a number for their own run. Why per phase: the cost of a fine-tune is not only the training loop, and
+naming the phases ("data", "training", "evaluation", "export") shows where the energy actually goes.
+
+    energy = Energy()                       # offline: UK grid intensity, no network
+    with energy.phase("training"):
+        trainer.train()
+    energy.report()                         # a DataFrame, one row per phase
+    print(energy)                           # the same in plain words, with comparisons
+    energy.plot("energy.png")
+
+Measuring must never get in the way of the work: if CodeCarbon is missing or fails, the phase still runs and the
+report says "not measured" and why. Where the machine has no power counter (no RAPL: Colab, most VMs, laptops
+without permissions), CodeCarbon *estimates* CPU power from CPU load and a TDP table; the report says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+__all__ = ["Energy", "TRAINER_REPORT_TO"]
+
+# transformers' Trainer starts its own CodeCarbon tracker (CodeCarbonCallback) whenever `report_to` includes
+# "codecarbon" or is "all": it would measure the same work twice. Pass TrainingArguments(report_to=TRAINER_REPORT_TO)
+# and measure training with `energy.phase("training")` instead.
+TRAINER_REPORT_TO = "none"
+
+# Energy of one full smartphone charge: ~0.012 kWh, the figure behind the US EPA Greenhouse Gas Equivalencies
+# Calculator's "smartphones charged" (there ~8 g CO2 per charge, at the US grid's marginal rate). We compare energy,
+# not grams, so the comparison holds on any grid: at CodeCarbon's UK intensity (237.6 g/kWh) one charge is ~3 g.
+SMARTPHONE_CHARGE_KWH = 0.012
+
+# Pre-training Llama 2 7B: 31.22 t CO2eq (Touvron et al. 2023, "Llama 2: Open Foundation and Fine-Tuned Chat Models",
+# Table 2: 184,320 A100 GPU-hours). The whole Llama 2 family (7B to 70B) came to 539 t.
+LLAMA2_7B_PRETRAINING_G = 31.22e6
+
+# CPU power read from a hardware energy counter; any other CodeCarbon CPU mode ("cpu_load", "constant") is a model.
+_MEASURED_CPU_MODES = {"intel_rapl", "windows_emi", "intel_power_gadget"}
+_MEASURING_CHIPS = {"AppleSiliconChip", "Raspberry"}  # powermetrics / the Pi's PMIC: measured, not modelled
+
+
+@dataclass
+class _Phase:
+    name: str
+    seconds: float = 0.0
+    kwh: float = float("nan")
+    g_co2eq: float = float("nan")
+    power: str = "not measured"     # "measured", "estimated" or "not measured"
+    note: str = ""
+
+    def add_note(self, text: str) -> None:
+        self.note = "; ".join(filter(None, [self.note, text]))
+
+
+class Energy:
+    """Measures named phases with CodeCarbon's OfflineEmissionsTracker, one tracker (and one CSV row) per phase.
+
+    `country` is the ISO 3166 alpha-3 code whose average grid intensity converts kWh to CO2eq (offline: no location
+    lookup). CodeCarbon appends a row per phase to `output_dir`/emissions.csv, with the phase as `project_name`.
+    `enabled=False` runs and times the phases without measuring energy (e.g. to rule CodeCarbon out).
+    `measure_power_secs` is CodeCarbon's sampling interval; the start and end of a phase are always sampled.
+    """
+
+    def __init__(self, country: str = "GBR", output_dir: str = "runs/energy", enabled: bool = True,
+                 measure_power_secs: float = 15):
+        self.country = country
+        self.output_dir = output_dir
+        self.enabled = enabled
+        self.measure_power_secs = measure_power_secs
+        self.phases: list[_Phase] = []
+        self._said: set[str] = set()
+
+    @property
+    def csv_path(self) -> str:
+        """CodeCarbon's own record: one row per measured phase, appended across runs."""
+        return os.path.join(self.output_dir, "emissions.csv")
+
+    @contextmanager
+    def phase(self, name: str):
+        """Measure the block as phase `name`. Its exceptions propagate unchanged; measuring problems never do.
+
+        A block that raises is still recorded, measured up to the error, with the exception named in the note.
+        Phases should not nest: each has its own tracker, so a nested phase would be counted twice in the total.
+        """
+        record = _Phase(name)
+        self.phases.append(record)
+        tracker = self._start(record)
+        t0 = time.perf_counter()
+        try:
+            yield
+        except BaseException as error:
+            record.add_note(f"raised {type(error).__name__}")
+            raise
+        finally:
+            record.seconds = time.perf_counter() - t0
+            if tracker is not None:
+                self._stop(tracker, record)
+
+    def _start(self, record: _Phase):
+        """A started tracker, or None with the reason noted on `record`."""
+        if not self.enabled:
+            record.add_note("disabled")
+            return None
+        try:
+            tracker = _new_tracker(record.name, self.country, self.output_dir, self.measure_power_secs)
+            tracker.start()
+        except Exception as error:  # whatever goes wrong in the measuring must spare the measured work
+            record.add_note(self._not_measured(_why(error)))
+            return None
+        return tracker
+
+    def _stop(self, tracker, record: _Phase) -> None:
+        """Fill `record` from the tracker's data, or note why there is none."""
+        try:
+            tracker.stop()
+        except Exception as error:
+            _halt(tracker)
+            record.add_note(self._not_measured(_why(error)))
+            return
+        data = getattr(tracker, "final_emissions_data", None)  # None when CodeCarbon swallowed an error of its own
+        if data is None:
+            record.add_note(self._not_measured("CodeCarbon failed inside and recorded nothing"))
+            return
+        record.kwh = data.energy_consumed
+        record.g_co2eq = data.emissions * 1000
+        record.power, how = _power_source(tracker)
+        record.add_note(how)
+
+    def _not_measured(self, reason: str) -> str:
+        """Say once, in one line, that energy is not being measured, and return the reason for the report."""
+        if reason not in self._said:
+            self._said.add(reason)
+            print(f"Energy not measured ({reason}); the work itself runs as usual.")
+        return reason
+
+    def report(self):
+        """One row per phase, in order: seconds, kWh, g CO2eq, whether power was measured or estimated, and notes."""
+        import pandas as pd
+
+        return pd.DataFrame([{"phase": p.name, "seconds": p.seconds, "kWh": p.kwh, "g CO2eq": p.g_co2eq,
+                              "power": p.power, "note": p.note} for p in self.phases],
+                            columns=["phase", "seconds", "kWh", "g CO2eq", "power", "note"])
+
+    def __str__(self) -> str:
+        measured = [p for p in self.phases if p.power != "not measured"]
+        if not measured:
+            reasons = sorted({p.note for p in self.phases}) or ["no phase run yet"]
+            return f"Energy: nothing measured ({'; '.join(reasons)})."
+        kwh, grams = sum(p.kwh for p in measured), sum(p.g_co2eq for p in measured)
+        intensity = f" ({grams / kwh:.1f} g CO2eq per kWh)" if kwh > 0 else ""
+        return "\n".join([f"Energy per phase ({self.country} grid):", *map(_line, self.phases),
+                          f"Total: {kwh:.3g} kWh, {grams:.3g} g CO2eq{intensity}.",
+                          _power_caveat(measured), _in_context(kwh, grams)])
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + str(self) + "</pre>" + self.report().to_html(index=False)
+
+    def plot(self, path=None):
+        """Bar chart of g CO2eq per phase (phases not measured show no bar); saved to `path` if given."""
+        import matplotlib.pyplot as plt
+
+        report = self.report()
+        fig, ax = plt.subplots(figsize=(6, 2.6))
+        ax.bar(report["phase"], report["g CO2eq"].fillna(0), color="#4c72b0")
+        ax.set(ylabel="g CO2eq", title=f"Emissions per phase ({self.country} grid)")
+        fig.tight_layout()
+        if path:
+            fig.savefig(path, dpi=120)
+        return fig
+
+
+def _new_tracker(name: str, country: str, output_dir: str, measure_power_secs: float):
+    """An offline CodeCarbon tracker for phase `name`, writing only to CSV, quiet below errors.
+
+    Imported here, not at the top: codecarbon is optional and its absence must only cost the measurement.
+    """
+    from codecarbon import OfflineEmissionsTracker, OutputMethod
+
+    logging.getLogger("codecarbon").setLevel(logging.ERROR)  # before construction, which already logs
+    os.makedirs(output_dir, exist_ok=True)
+    return OfflineEmissionsTracker(project_name=name, country_iso_code=country, output_dir=output_dir,
+                                   output_methods=[OutputMethod.CSV], measure_power_secs=measure_power_secs,
+                                   log_level="error", allow_multiple_runs=True)  # no lock file to go stale
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, ImportError):
+        return "codecarbon is not installed"
+    return f"CodeCarbon failed: {type(error).__name__}: {error}"
+
+
+def _halt(tracker) -> None:
+    """Best effort after a failed stop(): stop CodeCarbon's background sampling threads so they don't run on."""
+    for name in ("_scheduler", "_scheduler_monitor_power"):
+        try:
+            getattr(tracker, name).stop()
+        except Exception:  # nothing more to do
+            pass
+
+
+def _power_source(tracker) -> tuple[str, str]:
+    """("measured" or "estimated", how), from the hardware CodeCarbon set up for this tracker.
+
+    CodeCarbon has no public flag for this; its hardware objects say it: a CPU whose `_mode` is "intel_rapl",
+    "windows_emi" or "intel_power_gadget" is read from an energy counter, while "cpu_load" (load x TDP from its CPU
+    table) and "constant" (half the TDP) are models. Anything unrecognised counts as estimated, never as measured.
+    RAM power is always modelled by CodeCarbon; GPUs (NVML) are measured.
+    """
+    hardware = getattr(tracker, "_hardware", [])
+    kinds = {type(h).__name__ for h in hardware}
+    cpu_modes = {getattr(h, "_mode", None) for h in hardware if type(h).__name__ == "CPU"}
+    gpu = "; GPU measured (NVML)" if "GPU" in kinds else ""
+    if kinds & _MEASURING_CHIPS or (cpu_modes and cpu_modes <= _MEASURED_CPU_MODES):
+        return "measured", "CPU power from a hardware counter" + gpu
+    modes = ", ".join(sorted(map(str, cpu_modes))) or "no CPU found"
+    return "estimated", f"CPU power estimated by CodeCarbon ({modes} mode: no power counter)" + gpu
+
+
+def _line(p: _Phase) -> str:
+    if p.power == "not measured":
+        return f"  {p.name}: {p.seconds:.1f} s, not measured ({p.note})"
+    return f"  {p.name}: {p.seconds:.1f} s, {p.kwh:.3g} kWh, {p.g_co2eq:.3g} g CO2eq ({p.power})"
+
+
+def _power_caveat(measured: list[_Phase]) -> str:
+    if any(p.power == "estimated" for p in measured):
+        return ("CPU power was ESTIMATED, not measured: no readable power counter (RAPL) here, so CodeCarbon modelled "
+                "it from CPU load and a typical power (TDP) for this CPU. Read the numbers as an order of magnitude.")
+    return "CPU power was measured from a hardware energy counter."
+
+
+def _in_context(kwh: float, grams: float) -> str:
+    charges = kwh / SMARTPHONE_CHARGE_KWH
+    phone = f"{charges:.2%} of one smartphone charge" if charges < 1 else f"{charges:.3g} smartphone charges"
+    return (f"That is {phone} (~{SMARTPHONE_CHARGE_KWH} kWh). Pre-training Llama 2 7B emitted 31.22 t CO2eq, "
+            f"{_times(LLAMA2_7B_PRETRAINING_G / grams)} times this." if grams > 0 else f"That is {phone}.")
+
+
+def _times(n: float) -> str:
+    for size, word in ((1e9, "billion"), (1e6, "million")):
+        if n >= size:
+            return f"{n / size:.3g} {word}"
+    return f"{n:,.0f}"
