@@ -1,8 +1,16 @@
-"""What learners look at: answers side by side, as a table rather than printed dicts."""
+"""What learners look at: answers and examples as readable tables rather than printed dicts."""
 
 from __future__ import annotations
 
 __all__ = ["examples", "side_by_side"]
+
+
+def _readable(table, width: str):
+    """Left-aligned, top-aligned, wrapped text: long replies stay readable beside each other."""
+    return (table.style.hide(axis="index")
+            .set_properties(**{"text-align": "left", "vertical-align": "top", "white-space": "pre-wrap",
+                               "max-width": width, "min-width": "12em"})
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
 
 
 def side_by_side(prompts: list[str], answers: dict[str, list[str]], width: str = "28em"):
@@ -16,12 +24,7 @@ def side_by_side(prompts: list[str], answers: dict[str, list[str]], width: str =
     for label, column in answers.items():
         if len(column) != len(prompts):
             raise ValueError(f"{label!r} has {len(column)} answers for {len(prompts)} prompts")
-    table = pd.DataFrame({"Prompt": prompts, **answers})
-    return (table.style
-            .hide(axis="index")
-            .set_properties(**{"text-align": "left", "vertical-align": "top", "white-space": "pre-wrap",
-                               "max-width": width, "min-width": "12em"})
-            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
+    return _readable(pd.DataFrame({"Prompt": prompts, **answers}), width)
 
 
 def examples(dataset, n: int = 3, width: str = "36em"):
@@ -33,7 +36,4 @@ def examples(dataset, n: int = 3, width: str = "36em"):
         turns = {t["role"]: t["content"] for t in row["messages"]}
         rows.append({**{k: row[k] for k in ("area", "idea") if k in row},
                      "complaint (user)": turns.get("user", ""), "Stoic reply (assistant)": turns.get("assistant", "")})
-    return (pd.DataFrame(rows).style.hide(axis="index")
-            .set_properties(**{"text-align": "left", "vertical-align": "top", "white-space": "pre-wrap",
-                               "max-width": width})
-            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
+    return _readable(pd.DataFrame(rows), width)
