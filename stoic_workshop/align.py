@@ -95,21 +95,29 @@ class DataReport:
         return fig
 
 
-def _token_problems(tokenizer, ids, mask, max_seq_length, where) -> list[str]:
+def _markers(tokenizer) -> dict:
+    """The tokenizer's turn-marker ids, looked up once per check rather than once per row."""
+    added = tokenizer.get_added_vocab()
+    eot = end_of_turn(tokenizer)
+    uses_bos = tokenizer.bos_token_id is not None and "bos_token" in (tokenizer.chat_template or "")
+    return {"bos": tokenizer.bos_token_id if uses_bos else None,  # only where the template writes <bos> itself
+            "starts": {added[t] for t in _TURN_STARTS if t in added},
+            "eot": eot, "eot_id": tokenizer.convert_tokens_to_ids(eot) if eot else None}
+
+
+def _token_problems(tokenizer, markers, ids, mask, max_seq_length, where) -> list[str]:
     problems = []
-    bos = tokenizer.bos_token_id
-    if bos is not None and "bos_token" in (tokenizer.chat_template or ""):  # the template writes <bos> itself
+    bos = markers["bos"]
+    if bos is not None:
         count = sum(1 for t in ids if t == bos)
         if ids[:1] != [bos] or count != 1:
             problems.append(f"{where}: expected exactly one {tokenizer.bos_token} at the start, found {count} "
                             f"(first ids {ids[:3]}); text already templated was tokenized with special tokens again")
-    starts = [tokenizer.convert_tokens_to_ids(t) for t in _TURN_STARTS if t in tokenizer.get_added_vocab()]
-    eot = end_of_turn(tokenizer)
-    if starts and eot:
-        opened = sum(1 for t in ids if t in starts)
-        closed = ids.count(tokenizer.convert_tokens_to_ids(eot))
+    if markers["starts"] and markers["eot"]:
+        opened = sum(1 for t in ids if t in markers["starts"])
+        closed = ids.count(markers["eot_id"])
         if opened != closed:
-            problems.append(f"{where}: {opened} turns opened but {closed} closed with {eot}")
+            problems.append(f"{where}: {opened} turns opened but {closed} closed with {markers['eot']}")
     if len(ids) > max_seq_length:
         lost = sum(mask[max_seq_length:])
         cut = tokenizer.decode(ids[max_seq_length:max_seq_length + 12])
@@ -131,6 +139,7 @@ def check_dataset(dataset, tokenizer, max_seq_length: int = 512) -> DataReport:
     """
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError("the tokenizer has no chat template: load it with stoic_workshop.load_model")
+    markers = _markers(tokenizer)
     problems, lengths, trained = [], [], []
     for i, row in enumerate(dataset):
         where = f"row {i}"
@@ -145,7 +154,7 @@ def check_dataset(dataset, tokenizer, max_seq_length: int = 512) -> DataReport:
                 continue
             enc = encode(tokenizer, messages)
             ids, mask = enc["input_ids"], enc["assistant_masks"]
-        problems += _token_problems(tokenizer, ids, mask, max_seq_length, where)
+        problems += _token_problems(tokenizer, markers, ids, mask, max_seq_length, where)
         lengths.append(len(ids))
         trained.append(sum(mask))
     if problems:
