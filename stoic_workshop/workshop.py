@@ -40,23 +40,22 @@ def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, timeout: i
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     notebook = nbformat.read(path, as_version=4)
-    # Local sockets (ipc) where the platform has them: nothing listens on a network port.
-    if os.name == "nt":
-        kernel = KernelManager(kernel_name="python3")
-    else:  # the socket path must be absolute: the kernel runs in the notebook's folder
-        kernel = KernelManager(kernel_name="python3", transport="ipc",
-                               ip=os.path.join(tempfile.mkdtemp(prefix="stoic-kernel-"), "kernel"))
-    client = NotebookClient(notebook, km=kernel, timeout=timeout,
-                            resources={"metadata": {"path": str(path.parent)}})
     target = out_dir / path.name
-    try:
-        client.execute()
-    except CellExecutionError as err:
-        raise RuntimeError(f"{path.name} failed; the executed copy with the error is at {target}\n{err}") from err
-    finally:
-        nbformat.write(notebook, target)
-        if kernel.has_kernel:
-            kernel.shutdown_kernel(now=True)
+    with tempfile.TemporaryDirectory(prefix="stoic-kernel-") as sockets:
+        # Local sockets (ipc) where the platform has them: nothing listens on a network port. The socket
+        # path must be absolute, because the kernel runs in the notebook's folder.
+        kernel = (KernelManager(kernel_name="python3") if os.name == "nt" else
+                  KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel")))
+        client = NotebookClient(notebook, km=kernel, timeout=timeout,
+                                resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute()
+        except CellExecutionError as err:
+            raise RuntimeError(f"{path.name} failed; the executed copy with the error is at {target}\n{err}") from err
+        finally:
+            nbformat.write(notebook, target)
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
     _write_html(notebook, target.with_suffix(".html"))
     return target
 
