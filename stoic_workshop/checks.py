@@ -16,19 +16,21 @@ class CheckFailed(AssertionError):
 def check_my_pairs(pairs, tokenizer, max_seq_length: int = 512) -> None:
     """Your own complaint -> Stoic reply pairs: at least two, replies of 40-120 words, and valid chat data."""
     from .align import check_dataset
-    from .data import _words
+    from .data import MAX_WORDS, MIN_WORDS, _words
     from .dataset import DataError, load_pairs
 
     fixes = []
     if not isinstance(pairs, list) or len(pairs) < 2:
         raise CheckFailed("Write at least two pairs in MY_PAIRS, each {'complaint': ..., 'reply': ...}.")
     for i, pair in enumerate(pairs, start=1):
-        reply = pair.get("reply", "") if isinstance(pair, dict) else ""
+        pair = pair if isinstance(pair, dict) else {}  # load_pairs below names what is wrong with the row itself
+        reply = pair.get("reply", "")
         words = len(_words(reply)) if isinstance(reply, str) else 0
-        if "..." in str(pair.get("complaint", "") if isinstance(pair, dict) else "") or "..." in str(reply):
+        if "..." in str(pair.get("complaint", "")) or "..." in str(reply):
             fixes.append(f"pair {i}: replace the '...' placeholder with your own text")
-        elif not 40 <= words <= 120:
-            fixes.append(f"pair {i}: the reply has {words} words; aim for 40-120, like the built-in examples")
+        elif not MIN_WORDS <= words <= MAX_WORDS:
+            fixes.append(f"pair {i}: the reply has {words} words; aim for {MIN_WORDS}-{MAX_WORDS}, "
+                         "like the built-in examples")
     try:
         report = check_dataset(load_pairs(pairs), tokenizer, max_seq_length=max_seq_length)
     except DataError as err:

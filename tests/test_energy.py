@@ -82,6 +82,15 @@ def test_plot_writes_png(measured, tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _run_phases(energy):
+    """Both phases' work must run to the end whatever happens to the measuring."""
+    done = []
+    for name in PHASES:
+        with energy.phase(name):
+            done.append(_work(0.01))
+    assert len(done) == 2
+
+
 def _assert_not_measured(energy, reason, capsys):
     report = energy.report()
     assert list(report["power"]) == ["not measured"] * 2
@@ -93,11 +102,8 @@ def _assert_not_measured(energy, reason, capsys):
 
 def test_work_runs_without_codecarbon(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "codecarbon", None)  # `import codecarbon` now raises ImportError
-    energy, done = Energy(output_dir=str(tmp_path)), []
-    for name in PHASES:
-        with energy.phase(name):
-            done.append(_work(0.01))
-    assert len(done) == 2
+    energy = Energy(output_dir=str(tmp_path))
+    _run_phases(energy)
     _assert_not_measured(energy, "codecarbon is not installed", capsys)
     assert "nothing measured" in str(energy)
 
@@ -110,11 +116,8 @@ def test_work_survives_a_failing_tracker(method, monkeypatch, tmp_path, capsys):
         raise RuntimeError("sensor exploded")
 
     monkeypatch.setattr(codecarbon.OfflineEmissionsTracker, method, broken)
-    energy, done = Energy(output_dir=str(tmp_path)), []
-    for name in PHASES:
-        with energy.phase(name):
-            done.append(_work(0.01))
-    assert len(done) == 2
+    energy = Energy(output_dir=str(tmp_path))
+    _run_phases(energy)
     _assert_not_measured(energy, "RuntimeError: sensor exploded", capsys)
 
 
