@@ -10,7 +10,7 @@
 
 from .align import DataReport, check_dataset, encode, masked_view
 from .chat import GEMMA_TEMPLATE, check_chat_tokens, end_of_turn, render
-from .checks import CheckFailed, check_my_pairs
+from .checks import CheckFailed, check_lora_choice, check_my_pairs
 from .data import diversity
 from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
 from .energy import Energy
@@ -19,6 +19,7 @@ from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, ch
                      load_model, model_folder, pick_models)
 from .show import examples, side_by_side
 from .teacher import TeacherError, TeachResult, teach
+from .train import TrainingDiverged, TrainResult, finetune, memory_in_use
 
 __version__ = "0.1.0"
 
@@ -31,4 +32,5 @@ __all__ = [
     "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "DataError",
     "check_dataset", "encode", "masked_view", "DataReport", "diversity", "examples",
     "check_my_pairs", "CheckFailed", "teach", "TeachResult", "TeacherError", "Energy",
+    "finetune", "TrainResult", "TrainingDiverged", "memory_in_use", "check_lora_choice",
 ]

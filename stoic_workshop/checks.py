@@ -6,7 +6,7 @@ headless (CI) therefore fails when an exercise is wrong, exactly as a learner wo
 
 from __future__ import annotations
 
-__all__ = ["CheckFailed", "check_my_pairs"]
+__all__ = ["CheckFailed", "check_my_pairs", "check_lora_choice"]
 
 
 class CheckFailed(AssertionError):
@@ -39,3 +39,22 @@ def check_my_pairs(pairs, tokenizer, max_seq_length: int = 512) -> None:
     if fixes:
         raise CheckFailed("Not yet:\n" + "\n".join(f"  - {f}" for f in fixes))
     print(f"✅ Well done: {report.rows} pairs, replies trained on {sum(report.trained)} tokens, ready to mix in.")
+
+
+def check_lora_choice(mine, reference) -> None:
+    """Your LoRA run vs the default one: fewer trainable parameters, and what that did to the loss."""
+    if mine.trainable >= reference.trainable:
+        raise CheckFailed(f"Not yet: your run trains {mine.trainable:,} parameters, no fewer than the default run "
+                          f"({reference.trainable:,}). Set MY_TARGETS to fewer layers (e.g. ['q_proj', 'v_proj']) "
+                          "or MY_RANK below 16, then run the training cell again.")
+    steps = min(mine.steps, reference.steps)
+    ours, theirs = dict(mine.losses), dict(reference.losses)
+    print(f"Well done. Trainable share: {reference.share:.2%} (default, r={reference.settings['lora_r']}, "
+          f"{len(reference.settings['target_modules'])} layer types) -> {mine.share:.2%} (yours, "
+          f"r={mine.settings['lora_r']}, {', '.join(mine.settings['target_modules'])}): "
+          f"{reference.trainable / mine.trainable:.1f}x fewer parameters to train and store "
+          f"({reference.adapter_mb:.1f} MB -> {mine.adapter_mb:.1f} MB of adapters).")
+    if steps in ours and steps in theirs:
+        print(f"Loss after {steps} steps: default {theirs[steps]:.3f}, yours {ours[steps]:.3f}. "
+              "Fewer parameters usually learn a style a little more slowly; on a task this small the gap is "
+              "often within the step-to-step noise.")

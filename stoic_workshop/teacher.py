@@ -27,9 +27,12 @@ import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import openai
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    import openai
 
 from .data import AREAS, IDEAS, _normalise, _words, eval_prompts, validate_pair
 
@@ -270,6 +273,8 @@ def _api_key(env_name: str) -> str:
 
 
 def _client(base_url: str, api_key_env: str, timeout: float, max_retries: int) -> openai.OpenAI:
+    import openai  # only the teacher needs it: the rest of the package works without
+
     return openai.OpenAI(base_url=base_url, api_key=_api_key(api_key_env), timeout=timeout,
                          max_retries=max_retries)
 
@@ -290,6 +295,8 @@ def _ask(client: openai.OpenAI, messages: list[dict], settings: dict,
     The caller raises outside this `except` block on purpose: a chained openai exception carries the
     HTTP request, whose Authorization header holds the key.
     """
+    import openai
+
     try:
         completion = client.chat.completions.create(messages=messages, **settings)
     except openai.OpenAIError as exc:
@@ -302,6 +309,8 @@ def _ask(client: openai.OpenAI, messages: list[dict], settings: dict,
 
 def _describe(exc: openai.OpenAIError, client: openai.OpenAI, api_key_env: str) -> str:
     """A message that says what to fix; server text is included only with the key scrubbed out."""
+    import openai
+
     if isinstance(exc, openai.AuthenticationError):
         # Hosted APIs echo part of a rejected key in their message, so none of it is repeated here.
         return f"authentication failed (HTTP 401): the server rejected the API key from ${api_key_env}"

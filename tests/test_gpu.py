@@ -89,3 +89,59 @@ def test_full_precision_on_gpu_uses_bf16_or_fp16(gemma2_folder, monkeypatch):
     assert model.dtype == torch.float16 and model.load_report.dtype == "float16"
     del model
     torch.cuda.empty_cache()
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuning on the GPU routes
+
+
+def _check_adapter(result, folder):
+    """The adapters are a standard PEFT folder that loads on a plain transformers base, with no project code."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    assert (result.adapter_dir / "adapter_model.safetensors").exists()
+    base = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16)
+    loaded = PeftModel.from_pretrained(base, str(result.adapter_dir))
+    assert sum(p.numel() for n, p in loaded.named_parameters() if "lora_" in n) == result.trainable
+    del base, loaded
+
+
+def _finetune(gemma2_folder, tmp_path, **load):
+    model, tok = sw.load_model(gemma2_folder, **load)
+    result = sw.finetune(model, tok, sw.make_dataset(n=16), tmp_path / "adapters", max_steps=3, save_steps=2,
+                         energy=False)
+    assert result.steps == 3 and all(torch.isfinite(torch.tensor(loss)) for _, loss in result.losses)
+    assert 0.001 < result.share < 0.02
+    return result
+
+
+def test_finetune_takes_the_unsloth_route(gemma2_folder, tmp_path):
+    pytest.importorskip("unsloth")
+    result = _finetune(gemma2_folder, tmp_path)
+    assert result.path == "unsloth" and "4-bit" in result.precision
+    assert (tmp_path / "adapters" / "checkpoints" / "checkpoint-2" / "adapter_model.safetensors").exists()
+    print(result)
+    _check_adapter(result, gemma2_folder)
+    del result
+    torch.cuda.empty_cache()
+
+
+def test_finetune_without_unsloth_is_textbook_qlora(gemma2_folder, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    result = _finetune(gemma2_folder, tmp_path, backend="transformers")
+    assert result.path == "qlora" and "4-bit NF4" in result.precision
+    _check_adapter(result, gemma2_folder)
+    del result
+    torch.cuda.empty_cache()
+
+
+@pytest.mark.parametrize("backend", ["unsloth", "transformers"])
+def test_t4_without_bf16_trains_in_fp16_and_stays_finite(gemma2_folder, tmp_path, monkeypatch, backend):
+    pytest.importorskip(backend if backend == "unsloth" else "bitsandbytes")
+    t4 = sw.Hardware("cuda", "Tesla T4", 15.0, False, 2)
+    monkeypatch.setattr("stoic_workshop.models.hardware", lambda: t4)
+    result = _finetune(gemma2_folder, tmp_path, backend=backend)
+    assert "fp16" in result.precision
+    del result
+    torch.cuda.empty_cache()

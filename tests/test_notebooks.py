@@ -94,6 +94,24 @@ def test_data_notebook_checks_shows_and_plots(executed):
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
+def test_finetune_notebook_trains_plots_measures_and_saves(executed):
+    import json
+
+    nb = nbformat.read(executed / "02_finetune.ipynb", as_version=4)
+    printed = _printed(nb)
+    assert "Route: cpu-lora" in printed and "LoRA r=16 on q_proj, k_proj, v_proj, o_proj" in printed
+    assert "Well done. Trainable share: 3.50%" in printed  # the LoRA exercise's check passed
+    assert printed.count("GiB resident") == 2  # memory before and after
+    summary = next(o["data"]["text/plain"] for c in nb.cells for o in c.get("outputs", [])
+                   if "Fine-tuned for" in o.get("data", {}).get("text/plain", ""))
+    assert "Energy per phase" in summary and "training:" in summary
+    record = json.loads((ROOT / "notebooks" / "adapters" / "stoic" / "training.json").read_text())
+    first, last = record["losses"][0][1], record["losses"][-1][1]
+    assert last < first  # it learned: the run's own loss record, not a printed claim
+    figures = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(figures) >= 3  # token lengths, loss curve, energy
+
+
 def test_both_models_answer_every_prompt_side_by_side(executed):
     nb = nbformat.read(executed / NOTEBOOK.name, as_version=4)
     table, mine = list(_tables(nb))  # the six prompts, then the learner's own prompt

@@ -1,0 +1,563 @@
+"""Step 3, fine-tuning: steer the model's personality with LoRA, cheaply, and show what it cost.
+
+One call, `finetune(model, tokenizer, dataset, "adapters")`, runs TRL's SFTTrainer on whatever this machine has:
+
+- CUDA + Unsloth: 4-bit QLoRA through Unsloth (its LoRA kernels and "unsloth" gradient checkpointing).
+- CUDA without Unsloth: transformers + bitsandbytes NF4 base + PEFT LoRA (the textbook QLoRA).
+- CPU: plain LoRA, no 4-bit. The step is made cheap without changing what is learned: sequences no longer
+  than the data needs, batches of similar lengths, and the output layer (262k words wide for Gemma 3, the
+  largest cost) applied only where a label is trained. Where the CPU has bf16 matrix instructions (AMX or
+  AVX512-BF16) the frozen base weights are kept in bf16 while the adapters train in fp32, as on a GPU.
+
+The defaults are the workshop's: LoRA r=16, alpha 16, dropout 0, lr 2e-4, 60 steps, batch 2 x accumulation 4,
+linear schedule with a short warm-up, loss on the replies only, seed 3407. Checkpoints are written every
+`save_steps`, so a run cut short (Colab disconnects, Ctrl-C, a killed process) continues with `resume=True`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .align import IGNORE, check_dataset, encode
+
+__all__ = ["finetune", "TrainResult", "TrainingDiverged", "DEFAULTS", "PROJECTIONS", "last_checkpoint",
+           "memory_in_use"]
+
+PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+DEFAULTS = {
+    "lora_r": 16, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": PROJECTIONS,
+    "learning_rate": 2e-4, "max_steps": 60, "batch_size": 2, "grad_accum": 4,
+    "warmup_steps": 5, "lr_scheduler_type": "linear", "weight_decay": 0.01, "seed": 3407,
+    "save_steps": 10, "max_seq_length": None,  # None: the longest example, rounded up to a multiple of 8
+    "optim": None,                             # None: AdamW 8-bit on a GPU, AdamW (torch) on a CPU
+    "cpu_dtype": "auto",                       # "auto", "float32" or "bfloat16": the frozen base on a CPU
+    "fold": None,      # None: run batch x accumulation examples in one pass when they are short (see _fold)
+    "compile": False,  # Unsloth only: let torch.compile run (1-2 min before step 1; faster steps after)
+}
+FOLD_TOKENS = 4096  # on a GPU, fold micro-batches while a pass stays under this many tokens
+
+CHECKPOINTS = "checkpoints"
+RECORD = "training.json"
+LOSS_PLOT = "loss.png"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite: the run stopped and nothing broken was saved."""
+
+
+@dataclass
+class TrainResult:
+    """What a fine-tune produced and what it cost. `str()` is a summary; `.plot()` draws the loss curve."""
+
+    model: object = field(repr=False)
+    adapter_dir: Path
+    path: str                      # "unsloth", "qlora" (transformers + bitsandbytes) or "cpu-lora"
+    precision: str
+    steps: int
+    seconds: float
+    tokens: int
+    trainable: int
+    total: int
+    adapter_mb: float
+    losses: list[tuple[int, float]]
+    settings: dict
+    step_seconds: list[float] = field(default_factory=list, repr=False)  # this session's steps, in order
+    energy: object = field(default=None, repr=False)   # the Energy object that measured the run, or None
+
+    @property
+    def share(self) -> float:
+        return self.trainable / self.total
+
+    def __str__(self) -> str:
+        first, last = self.losses[0][1], self.losses[-1][1]
+        lines = [f"Fine-tuned for {self.steps} steps in {self.seconds:.0f} s ({self.path}, {self.precision}): "
+                 f"loss {first:.2f} -> {last:.2f}, {self.tokens:,} tokens seen.",
+                 f"Trainable: {self.trainable / 1e6:.2f} M of {self.total / 1e6:.0f} M parameters "
+                 f"({self.share:.2%}). Adapters: {self.adapter_mb:.1f} MB in {self.adapter_dir}"]
+        if self.energy is not None:
+            lines.append(str(self.energy))
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + str(self) + "</pre>"
+
+    def plot(self, path=None):
+        """Training loss per step (and its moving average), saved to `path` if given."""
+        return plot_losses(self.losses, path, title=f"Training loss ({self.path}, r={self.settings['lora_r']})")
+
+
+def plot_losses(losses, path=None, title="Training loss"):
+    import matplotlib.pyplot as plt
+
+    steps, values = zip(*losses) if losses else ((), ())
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(steps, values, color="#4c72b0", alpha=0.45, label="loss per step")
+    k = max(1, len(values) // 10)
+    if len(values) > k > 1:
+        smooth = [sum(values[i - k + 1:i + 1]) / k for i in range(k - 1, len(values))]
+        ax.plot(steps[k - 1:], smooth, color="#4c72b0", label=f"moving average ({k} steps)")
+    ax.set(xlabel="optimizer step", ylabel="cross-entropy (replies only)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def memory_in_use() -> str:
+    """Memory this process holds now: GPU memory allocated by PyTorch on CUDA, resident memory on a CPU."""
+    import psutil
+    import torch
+
+    if torch.cuda.is_available():
+        return (f"GPU: {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated "
+                f"(peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB)")
+    return f"CPU: {psutil.Process().memory_info().rss / 2**30:.2f} GiB resident"
+
+
+def last_checkpoint(output_dir) -> Path | None:
+    """The newest complete checkpoint under `output_dir`/checkpoints, or None."""
+    folder = Path(output_dir) / CHECKPOINTS
+    done = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").exists()] if folder.exists() else []
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing the path
+
+
+def _route(model) -> str:
+    report = getattr(model, "load_report", None)
+    backend = getattr(report, "backend", "")
+    device = next(model.parameters()).device.type
+    if backend.startswith("unsloth"):
+        return "unsloth"
+    if device == "cuda":
+        return "qlora" if getattr(model, "is_loaded_in_4bit", False) else "gpu-lora"
+    return "cpu-lora"
+
+
+def cpu_has_bf16_matmul() -> bool:
+    """True where the CPU multiplies bf16 matrices in hardware (AMX or AVX512-BF16, read from /proc/cpuinfo).
+
+    There bf16 matrix products run 2.5-3x faster than fp32 (bench/train_cpu.py); elsewhere bf16 is emulated and
+    slower, so fp32 stays.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
+
+
+def _settings(overrides: dict) -> dict:
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise TypeError(f"finetune() got unknown setting(s) {unknown}; the settings are: {', '.join(DEFAULTS)}")
+    settings = {**DEFAULTS, **overrides}
+    settings["target_modules"] = list(settings["target_modules"])
+    if settings["cpu_dtype"] not in ("auto", "float32", "bfloat16"):
+        raise ValueError(f"cpu_dtype must be 'auto', 'float32' or 'bfloat16', got {settings['cpu_dtype']!r}")
+    for name in ("lora_r", "max_steps", "batch_size", "grad_accum", "save_steps"):
+        if not isinstance(settings[name], int) or settings[name] < 1:
+            raise ValueError(f"{name} must be a positive whole number, got {settings[name]!r}")
+    return settings
+
+
+def _check_targets(model, targets: list[str]) -> None:
+    import torch
+
+    names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+             if isinstance(module, torch.nn.Linear) or "Linear" in type(module).__name__}
+    names.discard("lm_head")
+    missing = [t for t in targets if t not in names]
+    if missing:
+        raise ValueError(f"target_modules {missing} are not layers of this model; its linear layers are "
+                         f"{sorted(names)} (e.g. ['q_proj', 'v_proj'] as on the slides)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def _rows(dataset, tokenizer, max_seq_length: int | None) -> tuple[list[dict], int]:
+    """Checked, tokenized rows (labels on replies only) and the sequence length used."""
+    if isinstance(dataset, (list, tuple)) and dataset and "complaint" in dataset[0]:
+        from .dataset import load_pairs
+
+        dataset = load_pairs(list(dataset))
+    report = check_dataset(dataset, tokenizer, max_seq_length=max_seq_length or 1 << 20)
+    if max_seq_length is None:
+        max_seq_length = -(-max(report.lengths) // 8) * 8
+    rows = []
+    for row in dataset:
+        enc = encode(tokenizer, row["messages"]) if "messages" in row and row["messages"] else dict(row)
+        rows.append({"input_ids": enc["input_ids"], "attention_mask": enc.get("attention_mask") or
+                     [1] * len(enc["input_ids"]),
+                     "labels": enc.get("labels") or [t if m else IGNORE for t, m in
+                                                     zip(enc["input_ids"], enc["assistant_masks"])]})
+    return rows, max_seq_length
+
+
+# ---------------------------------------------------------------------------------------------
+# Callbacks: progress, guard rails
+
+
+def _callbacks(vocab_size: int, output_dir: Path, show_progress: bool):
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        """One tqdm bar with the latest loss; replaces Trainer's printed dicts."""
+
+        bar = None
+        step_seconds: list[float] = []
+        _t = 0.0
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self._t = time.perf_counter()
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.step_seconds = []
+            if show_progress:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="training", unit="step")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.step_seconds.append(time.perf_counter() - self._t)
+            if self.bar is not None:
+                self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.bar is not None and logs and "loss" in logs:
+                self.bar.set_postfix(loss=f"{logs['loss']:.3f}")
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.close()
+
+    class Guard(TrainerCallback):
+        """Stops at a NaN/inf loss before anything broken is saved; flags a first loss worse than guessing."""
+
+        diverged: str | None = None
+        first_checked = False
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            loss = (logs or {}).get("loss")
+            if loss is None:
+                return
+            if not math.isfinite(loss):
+                control.should_training_stop = True
+                control.should_save = False
+                good = last_checkpoint(output_dir)
+                self.diverged = (
+                    f"The loss became {loss} at step {state.global_step}, so training stopped and nothing from this "
+                    f"step on was saved. Likely causes: fp16 overflow (on a T4, which has no bf16: lower the "
+                    f"learning rate or use a GPU with bf16) or a learning rate too high for this model "
+                    f"(lr {args.learning_rate:g}; try half). Last good checkpoint: "
+                    f"{good or 'none yet (it diverged before the first save)'}; continue from it with resume=True "
+                    f"after changing the setting.")
+            elif not self.first_checked:
+                self.first_checked = True
+                if state.global_step <= args.logging_steps and loss > math.log(vocab_size) + 1:
+                    print(f"Warning: the first loss ({loss:.1f}) is above ln(vocabulary) = "
+                          f"{math.log(vocab_size):.1f}, worse than guessing uniformly among {vocab_size:,} tokens. "
+                          "A pretrained model starts far lower: the labels probably do not line up with the text "
+                          "(wrong chat template, or labels built for another tokenizer). Check the data with "
+                          "check_dataset and masked_view.")
+
+    return Progress(), Guard()
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer
+
+
+def _chunked_cross_entropy():
+    import torch
+
+    class ChunkedCrossEntropy(torch.autograd.Function):
+        """Summed cross-entropy through a frozen output layer, its gradient computed in the same pass.
+
+        The (tokens x vocabulary) logits are never held whole: 256 rows at a time, the softmax is formed in place
+        and turned into the gradient (softmax - one-hot) @ W at once, so each row of logits is written and read a
+        few times instead of the dozen passes autograd makes (copy, log-softmax, its backward, fill, copy back).
+        Same result as F.cross_entropy(hidden @ W.T, labels, reduction="sum") to float rounding (tests/test_train).
+        """
+
+        @staticmethod
+        def forward(ctx, hidden, weight, labels, chunk=256):
+            loss = torch.zeros((), dtype=torch.float32)
+            grad = torch.empty(hidden.shape, dtype=torch.float32)
+            for s in range(0, hidden.shape[0], chunk):
+                y = labels[s:s + chunk, None]
+                z = (hidden[s:s + chunk] @ weight.T).float()
+                picked = z.gather(1, y)
+                top = z.amax(1, keepdim=True)
+                z.sub_(top).exp_()
+                norm = z.sum(1, keepdim=True)
+                loss += (top + norm.log() - picked).sum()
+                z.div_(norm).scatter_add_(1, y, torch.full_like(picked, -1.0))
+                grad[s:s + chunk] = (z.to(weight.dtype) @ weight).float()
+            ctx.save_for_backward(grad)
+            ctx.dtype = hidden.dtype
+            return loss
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (grad,) = ctx.saved_tensors
+            return (grad * grad_output).to(ctx.dtype), None, None, None
+
+    return ChunkedCrossEntropy
+
+
+def _trainer_class(route: str):
+    """SFTTrainer, with the CPU loss that applies the output layer only where labels are trained."""
+    import torch
+    import torch.nn.functional as F
+    from trl import SFTTrainer
+
+    if route != "cpu-lora":
+        return SFTTrainer
+    ChunkedCrossEntropy = _chunked_cross_entropy()
+
+    class CpuSFTTrainer(SFTTrainer):
+        """On a CPU the output layer is the biggest cost (Gemma 3: 262,144 x 640 per token, forward and backward).
+
+        TRL's own fused head scores every position on a CPU and recomputes the logits in the backward pass; here
+        the backbone runs once and the head sees only the positions whose next token is trained (about 80% of the
+        workshop's tokens: the reply, not the prompt or padding). The loss is the same cross-entropy, summed and
+        divided by the trained tokens of the whole accumulated batch, as Trainer does.
+        """
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            labels = inputs["labels"][:, 1:]
+            hidden = base.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                                use_cache=False).last_hidden_state[:, :-1]
+            keep = labels != IGNORE
+            head = base.get_output_embeddings()
+            softcap = getattr(base.config.get_text_config(), "final_logit_softcapping", None)
+            if softcap or head.weight.requires_grad or head.bias is not None:
+                logits = head(hidden[keep]).float()
+                if softcap:
+                    logits = torch.tanh(logits / softcap) * softcap
+                total = F.cross_entropy(logits, labels[keep], reduction="sum")
+            else:
+                total = ChunkedCrossEntropy.apply(hidden[keep], head.weight, labels[keep])
+            count = num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1)
+            loss = total / count
+            if return_outputs:
+                return loss, {"loss": loss}
+            return loss
+
+        def log(self, logs, start_time=None):  # SFTTrainer.log adds metrics that this loss does not compute
+            self._metrics["train"].clear()
+            super().log(logs, start_time)
+
+    return CpuSFTTrainer
+
+
+def _prepare(model, route: str, settings: dict):
+    """The model with LoRA adapters for this route, and a word on its precision."""
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    # A notebook cell run twice passes the same base again, now holding the first run's LoRA layers.
+    wrapped = model if isinstance(model, PeftModel) else getattr(model, "_stoic_peft", None)
+    if wrapped is not None:
+        print("This model already carries LoRA adapters from an earlier run: they are removed and training starts "
+              "again from the base weights (the earlier adapters stay saved on disk).")
+        model = wrapped.unload()
+        model.__dict__.pop("_stoic_peft", None)
+    _check_targets(model, settings["target_modules"])
+    lora = {"r": settings["lora_r"], "lora_alpha": settings["lora_alpha"], "lora_dropout": settings["lora_dropout"],
+            "target_modules": settings["target_modules"], "bias": "none"}
+    if route == "unsloth":
+        from unsloth import FastLanguageModel
+
+        wrapped = FastLanguageModel.get_peft_model(model, use_gradient_checkpointing="unsloth",
+                                                   random_state=settings["seed"], **lora)
+        model.__dict__["_stoic_peft"] = wrapped
+        return wrapped, f"4-bit NF4 base, {_gpu_dtype()} compute"
+    if route == "qlora":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+        precision = f"4-bit NF4 base, {_gpu_dtype()} compute"
+    elif route == "gpu-lora":
+        precision = f"{_gpu_dtype()} base"
+    else:
+        want = settings["cpu_dtype"]
+        bf16 = want == "bfloat16" or (want == "auto" and cpu_has_bf16_matmul())
+        model.to(torch.bfloat16 if bf16 else torch.float32)
+        torch.set_num_threads(os.cpu_count() or 1)
+        precision = f"{'bf16' if bf16 else 'fp32'} frozen base, fp32 adapters, {torch.get_num_threads()} threads"
+    torch.manual_seed(settings["seed"])
+    wrapped = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **lora))
+    model.__dict__["_stoic_peft"] = wrapped  # plain attribute, not a submodule: found again on a second call
+    return wrapped, precision
+
+
+def _gpu_dtype() -> str:
+    from .models import hardware
+
+    return "bf16" if hardware().bf16 else "fp16"
+
+
+def _config(route: str, settings: dict, ckpt_dir: Path, max_seq_length: int):
+    from trl import SFTConfig
+
+    from .energy import TRAINER_REPORT_TO
+
+    gpu = route != "cpu-lora"
+    bf16 = gpu and _gpu_dtype() == "bf16"
+    batch, accum = _fold(route, settings, max_seq_length)
+    optim = settings["optim"] or ("adamw_8bit" if gpu and _has_bitsandbytes() else "adamw_torch")
+    return SFTConfig(
+        output_dir=str(ckpt_dir), max_steps=settings["max_steps"],
+        per_device_train_batch_size=batch, gradient_accumulation_steps=accum,
+        learning_rate=settings["learning_rate"], warmup_steps=settings["warmup_steps"],
+        lr_scheduler_type=settings["lr_scheduler_type"], weight_decay=settings["weight_decay"], optim=optim,
+        seed=settings["seed"], data_seed=settings["seed"],
+        bf16=bf16, fp16=gpu and not bf16, use_cpu=not gpu,
+        gradient_checkpointing=route == "qlora",
+        logging_steps=1, logging_nan_inf_filter=False, disable_tqdm=True, report_to=TRAINER_REPORT_TO,
+        save_strategy="steps", save_steps=settings["save_steps"], save_total_limit=2,
+        train_sampling_strategy="group_by_length", include_num_input_tokens_seen="non_padding",
+        max_length=max_seq_length, dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False,
+        dataloader_num_workers=0,
+    )
+
+
+def _fold(route: str, settings: dict, max_seq_length: int) -> tuple[int, int]:
+    """(examples per pass, passes per step). Gradient accumulation exists to save memory, and costs time.
+
+    One pass over all 8 short examples costs less than 4 passes over 2 (bigger matrix products, a quarter of the
+    per-pass overhead, which dominates a small-batch GPU step), and the gradient is the same: the loss is divided
+    by the trained tokens of the whole optimizer step either way. So short examples are folded into one pass
+    (always on a CPU, where memory is plentiful; on a GPU while the pass stays under FOLD_TOKENS tokens).
+    """
+    batch, accum = settings["batch_size"], settings["grad_accum"]
+    fold = settings["fold"]
+    if fold is None:
+        fold = route == "cpu-lora" or batch * accum * max_seq_length <= FOLD_TOKENS
+    return (batch * accum, 1) if fold else (batch, accum)
+
+
+def _compile_stance(route: str, compile_: bool):
+    """Unsloth compiles parts of the model (with autotuning) before step 1: 1-2 minutes on an H200, longer on a T4,
+    which is most of a 60-step workshop run. Unless `compile=True`, those functions run as plain PyTorch instead
+    (torch.compiler.set_stance("force_eager")); Unsloth's own Triton kernels are unaffected."""
+    import torch
+
+    if route != "unsloth" or compile_ or not hasattr(torch.compiler, "set_stance"):
+        return nullcontext()
+    return torch.compiler.set_stance("force_eager")
+
+
+def _has_bitsandbytes() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bitsandbytes") is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# The one call
+
+
+def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool = False, energy=None,
+             progress: bool = True, **overrides) -> TrainResult:
+    """Fine-tune `model` on `dataset` with LoRA and save the adapters to `output_dir`.
+
+    `dataset`: conversations (a `messages` column, e.g. from `make_dataset`), complaint/reply pairs, or rows
+    already tokenized with `input_ids` and `labels`. It is checked first (`check_dataset`): a badly templated
+    row stops the run before any compute is spent. Settings override `DEFAULTS`, e.g.
+    `finetune(..., target_modules=["q_proj", "v_proj"], lora_r=8)`.
+
+    `resume=True` continues from the newest checkpoint in `output_dir`/checkpoints and ends at the same step count.
+    `energy`: an `Energy` to measure the run as its "training" phase (one is made if None; `energy=False` skips).
+    Returns a TrainResult; `output_dir` is a standard PEFT folder (`PeftModel.from_pretrained(base, output_dir)`)
+    with the tokenizer, `training.json` (the record) and `loss.png`.
+    """
+    from datasets import Dataset
+    from transformers import DataCollatorForSeq2Seq
+
+    settings = _settings(overrides)
+    output_dir = Path(output_dir)
+    ckpt_dir = output_dir / CHECKPOINTS
+    start_from = None
+    if resume:
+        start_from = last_checkpoint(output_dir)
+        print(f"Resuming from {start_from}." if start_from else
+              f"Nothing to resume in {ckpt_dir}: starting from step 0.")
+    route = _route(model)
+    rows, max_seq_length = _rows(dataset, tokenizer, settings["max_seq_length"])
+    settings["max_seq_length"] = max_seq_length
+    model, precision = _prepare(model, route, settings)
+    trainable, total = model.get_nb_trainable_parameters()
+    per_pass, passes = _fold(route, settings, max_seq_length)
+    precision += f", {per_pass} examples x {passes} pass{'es' if passes > 1 else ''} per step"
+    print(f"Route: {route} ({precision}). Trainable: {trainable:,} of {total:,} parameters ({trainable / total:.2%}); "
+          f"LoRA r={settings['lora_r']} on {', '.join(settings['target_modules'])}.")
+
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    vocab_size = model.get_output_embeddings().weight.shape[0]
+    progress_cb, guard = _callbacks(vocab_size, output_dir, progress)
+    trainer = _trainer_class(route)(
+        model=model, args=_config(route, settings, ckpt_dir, max_seq_length),
+        train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE),
+        callbacks=[guard, progress_cb])
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+    if energy is None:
+        from .energy import Energy
+
+        energy = Energy(output_dir=str(output_dir / "energy"))
+    t0 = time.perf_counter()
+    try:
+        with (energy.phase("training") if energy else nullcontext()), _compile_stance(route, settings["compile"]):
+            trainer.train(resume_from_checkpoint=str(start_from) if start_from else None)
+    except KeyboardInterrupt:
+        good = last_checkpoint(output_dir)
+        print(f"\nInterrupted at step {trainer.state.global_step}. Checkpoint kept: {good or 'none yet'}; "
+              "run the same call with resume=True to continue.")
+        raise
+    seconds = time.perf_counter() - t0
+    if guard.diverged:
+        raise TrainingDiverged(guard.diverged)
+
+    trainer.save_model(str(output_dir))
+    tokenizer.save_pretrained(str(output_dir))
+    losses = [(e["step"], e["loss"]) for e in trainer.state.log_history if "loss" in e]
+    adapter_mb = sum(f.stat().st_size for f in output_dir.glob("adapter_model.*")) / 1e6
+    result = TrainResult(
+        model=model, adapter_dir=output_dir, path=route, precision=precision, steps=trainer.state.global_step,
+        seconds=seconds, tokens=int(trainer.state.num_input_tokens_seen or 0), trainable=trainable, total=total,
+        adapter_mb=adapter_mb, losses=losses, settings=settings, energy=energy or None,
+        step_seconds=progress_cb.step_seconds)
+    record = {k: v for k, v in vars(result).items() if k not in ("model", "energy")}
+    record["adapter_dir"] = str(output_dir)
+    if energy:
+        record["energy"] = energy.report().to_dict(orient="records")
+    (output_dir / RECORD).write_text(json.dumps(record, indent=2, default=str))
+    fig = result.plot(output_dir / LOSS_PLOT)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    model.eval()
+    return result

@@ -1,0 +1,181 @@
+"""Fine-tuning on the CPU: the packaged model learns, a killed run resumes, and the guard rails hold."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import stoic_workshop as sw
+from stoic_workshop.align import IGNORE, encode
+from stoic_workshop.train import _chunked_cross_entropy, last_checkpoint
+
+
+def reply_loss(model, tokenizer, dataset) -> float:
+    """Mean cross-entropy on the reply tokens (teacher forcing), the quantity training lowers."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for row in dataset:
+            enc = encode(tokenizer, row["messages"])
+            ids, labels = torch.tensor([enc["input_ids"]]), torch.tensor([enc["labels"]])
+            logits = model(input_ids=ids).logits[:, :-1].float()
+            total += F.cross_entropy(logits.flatten(0, 1), labels[:, 1:].flatten(), reduction="sum").item()
+            count += int((labels[:, 1:] != IGNORE).sum())
+    return total / count
+
+
+def test_chunked_cross_entropy_equals_autograd():
+    ce = _chunked_cross_entropy()
+    torch.manual_seed(0)
+    weight, labels = torch.randn(1000, 32), torch.randint(0, 1000, (300,))
+    hidden = torch.randn(300, 32, requires_grad=True)
+    expected = F.cross_entropy(hidden @ weight.T, labels, reduction="sum")
+    expected.backward()
+    grad = hidden.grad.clone()
+    hidden.grad = None
+    got = ce.apply(hidden, weight, labels, 64)  # 64-row chunks: the last one is partial
+    (0.5 * got).backward()
+    assert torch.allclose(got, expected, rtol=1e-5)
+    assert torch.allclose(hidden.grad, 0.5 * grad, atol=1e-5)
+
+
+def test_finetune_lowers_the_loss_and_saves_a_standard_peft_folder(tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model, tok = sw.load_model("smollm2-135m-instruct", verbose=False)
+    data = sw.make_dataset(n=8)
+    result = sw.finetune(model, tok, data, tmp_path / "adapters", max_steps=6, learning_rate=1e-3,
+                         warmup_steps=0, save_steps=3, energy=False)
+    trained = result.model
+    after = reply_loss(trained, tok, data)
+    with trained.disable_adapter():  # the same base weights and precision, without the adapters
+        before = reply_loss(trained, tok, data)
+    print(result, f"\nreply loss on the training rows: {before:.3f} -> {after:.3f}")
+    assert after < before - 0.3
+    assert result.path == "cpu-lora" and result.steps == 6 and len(result.losses) == 6
+    assert 0.01 < result.share < 0.05  # SmolLM2-135M, r=16 on all projections: 3.5%
+
+    folder = tmp_path / "adapters"
+    assert (folder / "adapter_model.safetensors").exists() and (folder / "loss.png").stat().st_size > 5000
+    record = json.loads((folder / "training.json").read_text())
+    assert record["steps"] == 6 and record["trainable"] == result.trainable
+    assert result.adapter_mb == pytest.approx((folder / "adapter_model.safetensors").stat().st_size / 1e6)
+    # No project code: plain transformers + PEFT load the folder and give the trained model's outputs
+    # Both run in fp32 from the same base weights (rounded as training stored them), so nothing blurs the check.
+    dtype = next(trained.get_base_model().parameters()).dtype
+    base = AutoModelForCausalLM.from_pretrained(sw.model_folder("smollm2-135m-instruct")).to(dtype).float()
+    loaded = PeftModel.from_pretrained(base, str(folder)).eval()
+    ids = torch.tensor([encode(tok, data[0]["messages"])["input_ids"]])
+    with torch.no_grad():
+        assert torch.allclose(loaded(input_ids=ids).logits, trained.float()(input_ids=ids).logits, atol=1e-4)
+
+
+def tiny_folder(tmp_path, model, tokenizer):
+    folder = tmp_path / "tiny-gemma3"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_fewer_target_modules_train_fewer_parameters_and_a_rerun_starts_from_the_base(
+        tiny_gemma3, gemma_tok, tmp_path, capsys):
+    data = sw.make_dataset(n=8)
+    default = sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path / "all", max_steps=1, energy=False, progress=False)
+    # The same base again, as when a notebook cell is run twice: the first run's LoRA layers must go first.
+    mine = sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path / "qv", target_modules=["q_proj", "v_proj"],
+                       max_steps=1, energy=False, progress=False)
+    assert "already carries LoRA adapters" in capsys.readouterr().out
+    # hidden 32, q: 2 heads x 16 = 32 out, v: 1 KV head x 16 = 16 out, r=16, 2 layers:
+    # q: A 16x32 + B 32x16 = 1024; v: A 16x32 + B 16x16 = 768; (1024 + 768) x 2 layers = 3584
+    assert mine.trainable == 3584
+    assert sum("lora_A" in name for name, _ in mine.model.named_parameters()) == 2 * 2  # not stacked on the first
+    sw.check_lora_choice(mine, default)
+    assert "fewer parameters to train" in capsys.readouterr().out
+    with pytest.raises(sw.CheckFailed, match="no fewer than the default"):
+        sw.check_lora_choice(default, mine)
+
+
+def test_settings_are_checked_with_the_fix_in_the_message(tiny_gemma3, gemma_tok, tmp_path):
+    data = sw.make_dataset(n=8)
+    with pytest.raises(TypeError, match="unknown setting.*'lora_rank'.*lora_r"):
+        sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path, lora_rank=8)
+    with pytest.raises(ValueError, match=r"\['qproj'\] are not layers of this model.*'q_proj'"):
+        sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path, target_modules=["qproj"])
+    bad = [{"messages": [{"role": "user", "content": "Traffic."}]}]
+    with pytest.raises(sw.DataError, match="row 0"):
+        sw.finetune(tiny_gemma3, gemma_tok, bad, tmp_path)
+    assert not (tmp_path / "adapter_model.safetensors").exists()
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_gemma3, gemma_tok, tmp_path):
+    from safetensors.torch import load_file
+
+    calls = {"n": 0}
+
+    def overflow_from_step_3(module, args, output):  # one forward pass per step on a CPU
+        calls["n"] += 1
+        if calls["n"] >= 3:
+            hidden = output[0] if isinstance(output, tuple) else output
+            hidden = hidden * float("inf")
+            return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+    tiny_gemma3.model.layers[0].register_forward_hook(overflow_from_step_3)
+    with pytest.raises(sw.TrainingDiverged, match=r"became nan at step 3.*fp16 overflow.*checkpoint-2"):
+        sw.finetune(tiny_gemma3, gemma_tok, sw.make_dataset(n=8), tmp_path, max_steps=6, save_steps=2,
+                    energy=False, progress=False)
+    assert last_checkpoint(tmp_path).name == "checkpoint-2"
+    weights = load_file(last_checkpoint(tmp_path) / "adapter_model.safetensors")
+    assert weights and all(torch.isfinite(w).all() for w in weights.values())
+    assert not (tmp_path / "adapter_model.safetensors").exists()  # nothing broken saved as the result
+
+
+def test_a_first_loss_worse_than_guessing_is_flagged(tiny_gemma3, gemma_tok, tmp_path, capsys):
+    with torch.no_grad():
+        tiny_gemma3.lm_head.weight.mul_(50)  # absurdly confident logits: a stand-in for misaligned labels
+    sw.finetune(tiny_gemma3, gemma_tok, sw.make_dataset(n=8), tmp_path, max_steps=1, energy=False,
+                progress=False)
+    out = capsys.readouterr().out
+    assert f"above ln(vocabulary) = {math.log(len(gemma_tok)):.1f}" in out and "check_dataset" in out
+
+
+def test_training_goes_on_when_codecarbon_fails(tiny_gemma3, gemma_tok, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no power data on this machine")
+
+    monkeypatch.setattr("stoic_workshop.energy._new_tracker", broken)
+    result = sw.finetune(tiny_gemma3, gemma_tok, sw.make_dataset(n=8), tmp_path, max_steps=2, progress=False)
+    assert result.steps == 2 and (tmp_path / "adapter_model.safetensors").exists()
+    phase = result.energy.report().iloc[0]
+    assert phase["phase"] == "training" and phase["power"] == "not measured"
+    assert "no power data" in phase["note"]
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_and_ends_at_the_same_step(tiny_gemma3, gemma_tok, tmp_path):
+    folder = tiny_folder(tmp_path, tiny_gemma3, gemma_tok)
+    out = tmp_path / "adapters"
+    cmd = [sys.executable, "-m", "stoic_workshop.cli", "train", "--model", str(folder), "--out", str(out),
+           "--steps", "40", "--save-steps", "4", "--no-energy"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while last_checkpoint(out) is None and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up, as when Colab drops the runtime
+    proc.wait()
+    killed_at = last_checkpoint(out)
+    assert killed_at is not None and not (out / "adapter_model.safetensors").exists()
+    assert int(killed_at.name.split("-")[1]) < 40
+
+    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"Resuming from {killed_at}" in done.stdout
+    record = json.loads((out / "training.json").read_text())
+    assert record["steps"] == 40
+    assert [step for step, _ in record["losses"]] == list(range(1, 41))  # each step logged once, none lost
