@@ -402,8 +402,8 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
                cache: str | os.PathLike | None = None, verbose: bool = True):
     """Load a model and its tokenizer, choosing the best way for this machine, and say what it chose.
 
-    - CUDA with Unsloth installed: Unsloth's FastLanguageModel (4-bit by default).
-    - CUDA without Unsloth: transformers + bitsandbytes NF4 when 4-bit (the default on a GPU).
+    - CUDA: transformers + bitsandbytes NF4 when 4-bit (the default on a GPU).
+    - CUDA with `backend="unsloth"` (or STOIC_BACKEND=unsloth): Unsloth's FastLanguageModel, 4-bit by default.
     - CPU: full precision (fp32); Unsloth and bitsandbytes are never imported there.
     Offline presets are converted from GGUF once and cached (see `model_folder`). Gemma
     tokenizers get the Gemma chat template if they lack one, and generation stops at end of turn.
@@ -436,7 +436,10 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
         backend = backend or "transformers"
     else:
         load_in_4bit = True if load_in_4bit is None else load_in_4bit
-        backend = backend or ("unsloth" if importlib.util.find_spec("unsloth") else "transformers")
+        # transformers + bitsandbytes by default: for the workshop's 60-step run it reaches saved adapters sooner
+        # than Unsloth, whose import and first-step compilation cost ~70 s more (bench/train_gpu.py, H200:
+        # 86 s vs 131 s); Unsloth's faster steps repay that from about 200 steps on.
+        backend = backend or os.environ.get("STOIC_BACKEND") or "transformers"
     if backend not in ("unsloth", "transformers"):
         raise ValueError(f"backend must be 'unsloth' or 'transformers', got {backend!r}")
     dtype = torch.float32 if hw.device != "cuda" else (torch.bfloat16 if hw.bf16 else torch.float16)

@@ -2,8 +2,9 @@
 
 One call, `finetune(model, tokenizer, dataset, "adapters")`, runs TRL's SFTTrainer on whatever this machine has:
 
-- CUDA + Unsloth: 4-bit QLoRA through Unsloth (its LoRA kernels and "unsloth" gradient checkpointing).
-- CUDA without Unsloth: transformers + bitsandbytes NF4 base + PEFT LoRA (the textbook QLoRA).
+- CUDA, the default: transformers + bitsandbytes NF4 base + PEFT LoRA (the textbook QLoRA).
+- CUDA, a model loaded with `backend="unsloth"`: 4-bit QLoRA through Unsloth (its LoRA kernels and "unsloth"
+  gradient checkpointing): faster steps and less memory, after a minute of compiling; worth it for long runs.
 - CPU: plain LoRA, no 4-bit. The step is made cheap without changing what is learned: sequences no longer
   than the data needs, batches of similar lengths, and the output layer (262k words wide for Gemma 3, the
   largest cost) applied only where a label is trained. Where the CPU has bf16 matrix instructions (AMX or
@@ -39,7 +40,6 @@ DEFAULTS = {
     "optim": None,                             # None: AdamW 8-bit on a GPU, AdamW (torch) on a CPU
     "cpu_dtype": "auto",                       # "auto", "float32" or "bfloat16": the frozen base on a CPU
     "fold": None,      # None: run batch x accumulation examples in one pass when they are short (see _fold)
-    "compile": False,  # Unsloth only: let torch.compile run (1-2 min before step 1; faster steps after)
 }
 FOLD_TOKENS = 4096  # on a GPU, fold micro-batches while a pass stays under this many tokens
 
@@ -455,17 +455,6 @@ def _fold(route: str, settings: dict, max_seq_length: int) -> tuple[int, int]:
     return (batch * accum, 1) if fold else (batch, accum)
 
 
-def _compile_stance(route: str, compile_: bool):
-    """Unsloth compiles parts of the model (with autotuning) before step 1: 1-2 minutes on an H200, longer on a T4,
-    which is most of a 60-step workshop run. Unless `compile=True`, those functions run as plain PyTorch instead
-    (torch.compiler.set_stance("force_eager")); Unsloth's own Triton kernels are unaffected."""
-    import torch
-
-    if route != "unsloth" or compile_ or not hasattr(torch.compiler, "set_stance"):
-        return nullcontext()
-    return torch.compiler.set_stance("force_eager")
-
-
 def _has_bitsandbytes() -> bool:
     import importlib.util
 
@@ -530,7 +519,7 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
         energy = Energy(output_dir=str(output_dir / "energy"))
     t0 = time.perf_counter()
     try:
-        with (energy.phase("training") if energy else nullcontext()), _compile_stance(route, settings["compile"]):
+        with energy.phase("training") if energy else nullcontext():
             trainer.train(resume_from_checkpoint=str(start_from) if start_from else None)
     except KeyboardInterrupt:
         good = last_checkpoint(output_dir)

@@ -50,9 +50,9 @@ def test_hardware_report_names_the_gpu():
     print(hw)
 
 
-def test_unsloth_is_chosen_and_loads_4bit(gemma2_folder):
+def test_unsloth_on_request_loads_4bit(gemma2_folder):
     pytest.importorskip("unsloth")
-    model, tok = sw.load_model(gemma2_folder)
+    model, tok = sw.load_model(gemma2_folder, backend="unsloth")
     report = model.load_report
     assert report.backend == "unsloth" and report.four_bit and report.device == "cuda"
     assert _four_bit_layers(model) == 4 * 7  # q, k, v, o, gate, up, down in each of 4 layers
@@ -64,9 +64,9 @@ def test_unsloth_is_chosen_and_loads_4bit(gemma2_folder):
     torch.cuda.empty_cache()
 
 
-def test_transformers_backend_uses_bitsandbytes_nf4(gemma2_folder):
+def test_default_gpu_backend_is_transformers_with_bitsandbytes_nf4(gemma2_folder):
     pytest.importorskip("bitsandbytes")
-    model, tok = sw.load_model(gemma2_folder, backend="transformers")
+    model, tok = sw.load_model(gemma2_folder)  # even with Unsloth installed: see load_model
     assert model.load_report.backend == "transformers + bitsandbytes" and model.load_report.four_bit
     assert _four_bit_layers(model) == 4 * 7
     quant = model.config.quantization_config
@@ -118,7 +118,7 @@ def _finetune(gemma2_folder, tmp_path, **load):
 
 def test_finetune_takes_the_unsloth_route(gemma2_folder, tmp_path):
     pytest.importorskip("unsloth")
-    result = _finetune(gemma2_folder, tmp_path)
+    result = _finetune(gemma2_folder, tmp_path, backend="unsloth")
     assert result.path == "unsloth" and "4-bit" in result.precision
     assert (tmp_path / "adapters" / "checkpoints" / "checkpoint-2" / "adapter_model.safetensors").exists()
     print(result)
@@ -127,9 +127,9 @@ def test_finetune_takes_the_unsloth_route(gemma2_folder, tmp_path):
     torch.cuda.empty_cache()
 
 
-def test_finetune_without_unsloth_is_textbook_qlora(gemma2_folder, tmp_path):
+def test_finetune_by_default_is_textbook_qlora(gemma2_folder, tmp_path):
     pytest.importorskip("bitsandbytes")
-    result = _finetune(gemma2_folder, tmp_path, backend="transformers")
+    result = _finetune(gemma2_folder, tmp_path)
     assert result.path == "qlora" and "4-bit NF4" in result.precision
     _check_adapter(result, gemma2_folder)
     del result
