@@ -10,16 +10,23 @@
 
 from .align import DataReport, check_dataset, encode, masked_view
 from .chat import GEMMA_TEMPLATE, check_chat_tokens, end_of_turn, render
-from .checks import CheckFailed, check_lora_choice, check_my_pairs
-from .data import diversity
+from .checks import CheckFailed, check_lora_choice, check_my_lexicon, check_my_pairs, check_my_rubric
+from .data import diversity, eval_prompts
 from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
 from .energy import Energy
+from .evaluate import (answers, bootstrap_ci, forgetting, perplexity, plot_scores, pick_judge, read_answers,
+                       report, score_answers, side_by_side_scored, summary)
 from .generate import complete, generate, reply
+from .judge import (RUBRIC, JudgeError, LocalJudge, OpenAIJudge, calibrate, compare, judge, parse_verdict,
+                    win_rate)
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
-                     load_model, model_folder, pick_models)
+                     load_adapters, load_model, model_folder, pick_models)
+from .score import LEXICON, add_words, highlight, meaning_score, stoic_matches, stoic_score
+from .export import merge, modelfile, to_gguf, verify
+from .serve import llama_server
 from .show import examples, side_by_side
 from .teacher import TeacherError, TeachResult, teach
-from .train import TrainingDiverged, TrainResult, finetune, memory_in_use
+from .train import TrainingDiverged, TrainResult, finetune, learning_rate_for, memory_in_use
 
 __version__ = "0.1.0"
 
@@ -30,7 +37,14 @@ __all__ = [
     "generate", "complete", "reply",
     "side_by_side",
     "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "DataError",
-    "check_dataset", "encode", "masked_view", "DataReport", "diversity", "examples",
-    "check_my_pairs", "CheckFailed", "teach", "TeachResult", "TeacherError", "Energy",
-    "finetune", "TrainResult", "TrainingDiverged", "memory_in_use", "check_lora_choice",
+    "check_dataset", "encode", "masked_view", "DataReport", "diversity", "eval_prompts", "examples",
+    "check_my_pairs", "check_my_lexicon", "check_my_rubric", "CheckFailed",
+    "teach", "TeachResult", "TeacherError", "Energy",
+    "finetune", "TrainResult", "TrainingDiverged", "memory_in_use", "learning_rate_for", "check_lora_choice",
+    "load_adapters", "answers", "read_answers", "score_answers", "bootstrap_ci", "summary", "plot_scores",
+    "perplexity", "forgetting", "pick_judge",
+    "RUBRIC", "JudgeError", "LocalJudge", "OpenAIJudge", "calibrate", "compare", "judge", "parse_verdict", "win_rate",
+    "llama_server", "side_by_side_scored", "report",
+    "stoic_score", "stoic_matches", "highlight", "meaning_score", "LEXICON", "add_words",
+    "merge", "to_gguf", "verify", "modelfile",
 ]

@@ -6,7 +6,7 @@ headless (CI) therefore fails when an exercise is wrong, exactly as a learner wo
 
 from __future__ import annotations
 
-__all__ = ["CheckFailed", "check_my_pairs", "check_lora_choice"]
+__all__ = ["CheckFailed", "check_my_pairs", "check_lora_choice", "check_my_lexicon", "check_my_rubric"]
 
 
 class CheckFailed(AssertionError):
@@ -58,3 +58,51 @@ def check_lora_choice(mine, reference) -> None:
         print(f"Loss after {steps} steps: default {theirs[steps]:.3f}, yours {ours[steps]:.3f}. "
               "Fewer parameters usually learn a style a little more slowly; on a task this small the gap is "
               "often within the step-to-step noise.")
+
+
+def check_my_lexicon(lexicon, scored) -> None:
+    """Your lexicon vs the built-in one: which words you added, and what they changed in the scores."""
+    from .score import LEXICON, _check, _terms, stoic_matches
+
+    try:
+        _check(lexicon)
+    except (TypeError, ValueError) as err:
+        raise CheckFailed(f"Not yet: {err}") from None
+    added = sorted(set(_terms(lexicon)) - set(_terms(LEXICON)))
+    if not added:
+        raise CheckFailed("Not yet: MY_LEXICON has no word the built-in LEXICON lacks. Add one, e.g. "
+                          "sw.add_words('serenity', 'serene', 'serenity').")
+    rescored = scored.assign(new_score=[stoic_matches(a, lexicon=lexicon)[0] for a in scored["answer"]])
+    print(f"Well done: you added {', '.join(repr(w) for w in added)}.")
+    if (rescored["new_score"] == rescored["stoic_score"]).all():
+        print("No answer uses your words, so no score moved: a keyword only helps if answers actually say it.")
+        return
+    for model, group in rescored.groupby("model", sort=False):
+        moved = int((group["new_score"] != group["stoic_score"]).sum())
+        print(f"  {model}: {moved} of {len(group)} answers scored higher; mean Stoic score "
+              f"{group['stoic_score'].mean():.2f} -> {group['new_score'].mean():.2f} per 100 words.")
+
+
+def check_my_rubric(rubric, judged) -> None:
+    """Your rubric: a new criterion with five described levels, and verdicts that used it."""
+    from .judge import RUBRIC, check_rubric
+
+    try:
+        rubric = check_rubric(rubric)
+    except ValueError as err:
+        raise CheckFailed(f"Not yet: {err}") from None
+    added = [c for c in rubric if c not in RUBRIC]
+    if not added:
+        raise CheckFailed("Not yet: MY_RUBRIC has no criterion the built-in RUBRIC lacks. Add one with sw.RUBRIC | "
+                          "{'name': {'question': ..., 'levels': {1: ..., 2: ..., 3: ..., 4: ..., 5: ...}}}.")
+    missing = [c for c in added if c not in judged.columns]
+    if missing:
+        raise CheckFailed(f"Not yet: the verdicts have no {', '.join(missing)} column: judge again with "
+                          "rubric=MY_RUBRIC.")
+    ok = judged[judged["error"].isna()]
+    print(f"Well done: you added {', '.join(repr(c) for c in added)}; {len(ok)} of {len(judged)} answers were "
+          "judged on it" + (f" ({len(judged) - len(ok)} verdicts failed and are counted apart, not as zeros)"
+                             if len(ok) < len(judged) else "") + ".")
+    for c in added:
+        if len(ok):
+            print(f"  {c}: mean {ok[c].mean():.2f} of 5, scores {sorted(ok[c].astype(int).tolist())}")

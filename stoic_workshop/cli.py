@@ -7,6 +7,9 @@
     stoic-workshop data [--out data]       write the default Stoic dataset as JSONL
     stoic-workshop train [--model M] [--data FILE] [--out adapters] [--steps 60] [--resume]
                                            fine-tune with LoRA and save the adapters
+    stoic-workshop export ADAPTERS [--out export] [--quant q8_0 ...]
+                                           merge, write GGUF + Ollama Modelfile, run each file to check it
+    stoic-workshop chat PATH               talk to adapters, a merged folder or a GGUF file in the terminal
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("models", help="list the model presets")
     prep = sub.add_parser("prepare", help="convert and cache the offline models")
     prep.add_argument("names", nargs="*", help="presets to prepare (default: the offline pair)")
+    prep.add_argument("--no-converter", action="store_true",
+                      help="do not fetch llama.cpp's GGUF converter (by default it is unpacked into the cache)")
     sub.add_parser("hardware", help="describe this machine")
     data = sub.add_parser("data", help="write the default Stoic dataset (train/eval JSONL, held-out prompts)")
     data.add_argument("--out", default=None, help="folder (default: the repository's data/)")
@@ -40,6 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-4)")
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     train.add_argument("--no-energy", action="store_true", help="do not measure energy with CodeCarbon")
+    export = sub.add_parser("export", help="merge adapters into the base, write GGUF file(s) and an Ollama "
+                                           "Modelfile, and run every file to check it")
+    export.add_argument("adapters", help="adapter folder (from notebook 2 or `train`)")
+    export.add_argument("--out", default="export", help="output folder (default: export)")
+    export.add_argument("--quant", nargs="+", default=["q8_0"], choices=["f16", "bf16", "q8_0", "q4_k_m"],
+                        help="GGUF type(s) (default: q8_0; q4_k_m needs llama-cpp-python)")
+    export.add_argument("--name", default="stoic", help="model name for `ollama create` (default: stoic)")
+    export.add_argument("--system", default=None, help="a SYSTEM line for the Modelfile")
+    export.add_argument("--no-verify", action="store_true", help="skip running the exported files")
+    chat = sub.add_parser("chat", help="talk to a trained model in the terminal (empty line or Ctrl-D ends)")
+    chat.add_argument("path", help="adapter folder, merged model folder or .gguf file")
+    chat.add_argument("--max-new-tokens", type=int, default=200)
     args = parser.parse_args(argv)
 
     if args.command == "workshop":
@@ -66,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 2
+        if not args.no_converter:
+            from .export import converter
+
+            try:
+                print(f"GGUF converter: {converter()}")
+            except RuntimeError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
     elif args.command == "data":
         from .dataset import DATA_DIR, write_default_data
 
@@ -73,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {path}")
     elif args.command == "train":
         return _train(args)
+    elif args.command == "export":
+        return _export(args)
+    elif args.command == "chat":
+        return _chat(args)
     elif args.command == "hardware":
         from .models import hardware
 
@@ -98,6 +127,95 @@ def _train(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(result)
+    return 0
+
+
+def _export(args) -> int:
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    from .data import eval_prompts
+    from .export import merge, modelfile, to_gguf, verify
+
+    out = Path(args.out)
+    try:
+        print(f"Merging {args.adapters} into its base...")
+        merged = merge(args.adapters, out / "merged")
+        print(f"merged model: {merged}")
+        tokenizer = AutoTokenizer.from_pretrained(merged)
+        files = []
+        for quant in args.quant:
+            print(f"Converting to GGUF {quant.upper()}...")
+            files.append(to_gguf(merged, out / f"{args.name}-{quant}.gguf", quant=quant))
+        modelfile(files[0], tokenizer, system=args.system, name=args.name)
+        if not args.no_verify:
+            failed = 0
+            for path in files:
+                check = verify(path, eval_prompts()[0], merged=merged if path.name.endswith(("f16.gguf", "q8_0.gguf"))
+                               else None, with_transformers=False)
+                print(check)
+                failed += not check.ok
+            if failed:
+                print(f"error: {failed} exported file(s) failed their check", file=sys.stderr)
+                return 1
+    except (FileNotFoundError, ValueError, RuntimeError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"vLLM: vllm serve {merged} --served-model-name {args.name}")
+    return 0
+
+
+def _chat(args) -> int:
+    from pathlib import Path
+
+    path = Path(args.path)
+    if path.suffix == ".gguf":
+        from .serve import load_gguf
+
+        llm = load_gguf(path, n_ctx=2048)
+
+        def answer(history):
+            out = llm.create_chat_completion(messages=history, max_tokens=args.max_new_tokens, repeat_penalty=1.1)
+            return out["choices"][0]["message"]["content"].strip()
+    elif (path / "adapter_config.json").is_file() or (path / "config.json").is_file():
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from .chat import end_of_turn, render
+
+        if (path / "adapter_config.json").is_file():
+            from peft import AutoPeftModelForCausalLM
+
+            model = AutoPeftModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        stop = end_of_turn(tokenizer)
+        stop_id = tokenizer.convert_tokens_to_ids(stop) if stop else tokenizer.eos_token_id
+
+        def answer(history):
+            ids = tokenizer(render(tokenizer, history), return_tensors="pt", add_special_tokens=False)
+            with torch.inference_mode():
+                out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=False,
+                                     repetition_penalty=1.1, eos_token_id=stop_id)
+            return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    else:
+        print(f"error: {path} is neither a .gguf file nor a model or adapter folder", file=sys.stderr)
+        return 1
+    print("Tell it what is bothering you (an empty line or Ctrl-D ends).")
+    history = []
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            break
+        if not line:
+            break
+        history.append({"role": "user", "content": line})
+        reply = answer(history)
+        history.append({"role": "assistant", "content": reply})
+        print(f"stoic> {reply}")
     return 0
 
 

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from .chat import prepare_tokenizer
 
 __all__ = ["Preset", "PRESETS", "Hardware", "hardware", "load_model", "pick_models", "cache_dir",
-           "model_folder", "check_tokenizer", "TokenizerMismatch"]
+           "model_folder", "check_tokenizer", "TokenizerMismatch", "load_adapters"]
 
 
 @dataclass(frozen=True)
@@ -487,3 +487,56 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
     if verbose:
         print(model.load_report)
     return model, tokenizer
+
+
+def load_adapters(model, folder: str | os.PathLike, *, trainable: bool = False):
+    """Put saved LoRA adapters on top of a loaded base model: the fine-tuned model, without a second copy.
+
+    The result is a standard `peft.PeftModel`; `with tuned.disable_adapter():` gives the model as it was
+    before fine-tuning, which is how notebook 3 compares the two with one model in memory.
+    Example: `tuned = load_adapters(model, "adapters/stoic")`
+    """
+    import json
+
+    from peft import PeftModel
+
+    folder = Path(folder)
+    config_file = folder / "adapter_config.json"
+    if not config_file.exists():
+        hint = " Run notebook 2 (or `stoic-workshop train`) first: it saves them there." if not folder.exists() \
+            else f" {folder} exists but holds no adapter_config.json: is it the adapter folder itself?"
+        raise FileNotFoundError(f"No adapters at {folder}.{hint}")
+    trained_on = json.loads(config_file.read_text()).get("base_model_name_or_path") or "an unrecorded base model"
+    if isinstance(model, PeftModel) or getattr(model, "peft_config", None):
+        raise ValueError("This model already carries adapters: load the base model again, then load_adapters.")
+    problem = _adapter_misfit(model, folder)
+    if problem:
+        raise ValueError(f"The adapters in {folder} do not fit this model: they were trained on {trained_on}, "
+                         f"and this is {model.config._name_or_path or model.config.model_type} ({problem}).")
+    tuned = PeftModel.from_pretrained(model, str(folder), is_trainable=trainable)
+    tuned.eval()
+    return tuned
+
+
+def _adapter_misfit(model, folder: Path) -> str | None:
+    """Why saved LoRA weights cannot sit on `model`, checked before PEFT changes the model in place."""
+    from safetensors import safe_open
+
+    weights = folder / "adapter_model.safetensors"
+    if not weights.exists():
+        return None  # an older .bin adapter: PEFT itself will complain if it does not fit
+    modules = dict(model.named_modules())
+    with safe_open(str(weights), "pt") as f:
+        for key in f.keys():
+            if ".lora_A." not in key and ".lora_B." not in key:
+                continue
+            name = key.split(".lora_")[0].removeprefix("base_model.model.")
+            layer = modules.get(name)
+            if layer is None or not hasattr(layer, "in_features"):
+                return f"it has no layer {name}"
+            shape = f.get_slice(key).get_shape()
+            expected = layer.in_features if ".lora_A." in key else layer.out_features
+            got = shape[1] if ".lora_A." in key else shape[0]
+            if got != expected:
+                return f"{name} has {expected} {'inputs' if '.lora_A.' in key else 'outputs'}, the adapter {got}"
+    return None

@@ -26,3 +26,20 @@ def test_each_mistake_is_named(gemma_tok):
     assert "pair 1: replace the '...' placeholder" in message
     assert "pair 2: the reply has 1 words; aim for 40-120" in message
     assert "pair 3" not in message  # a fine pair is not blamed
+
+
+def test_lexicon_check_names_the_added_words_and_what_moved(capsys):
+    import pandas as pd
+
+    answers = ["Be serene: the delay is outside your control.", "Try to relax and treat yourself."]
+    scored = sw.score_answers(pd.DataFrame({"prompt": ["Late train", "Rain"], "fine-tuned": answers}), meaning=False)
+    with pytest.raises(sw.CheckFailed, match="no word the built-in LEXICON lacks"):
+        sw.check_my_lexicon(dict(sw.LEXICON), scored)
+    with pytest.raises(sw.CheckFailed, match="tuple of words"):
+        sw.check_my_lexicon(sw.LEXICON | {"serenity": "serene"}, scored)
+    sw.check_my_lexicon(sw.add_words("serenity", "serene"), scored)
+    out = capsys.readouterr().out
+    # "Be serene: the delay is outside your control." has 8 words: 1 match -> 12.5, 2 matches -> 25.0
+    assert "'serene'" in out and "1 of 2 answers scored higher; mean Stoic score 6.25 -> 12.50" in out
+    sw.check_my_lexicon(sw.add_words("serenity", "ataraxia"), scored)
+    assert "No answer uses your words" in capsys.readouterr().out

@@ -142,3 +142,38 @@ def test_a_failing_cell_keeps_the_executed_copy(tmp_path):
     assert kept.cells[0].outputs[0]["text"] == "42\n"  # work done before the error is kept
     assert kept.cells[1].outputs[0]["ename"] == "ZeroDivisionError"
     assert kept.cells[2].outputs == []
+
+
+def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(executed):
+    import json
+
+    import pandas as pd
+
+    nb = nbformat.read(executed / "03_evaluation.ipynb", as_version=4)
+    printed = _printed(nb)
+    assert "Judge: smollm2-135m-instruct on a local llama.cpp server (offline default" in printed
+    assert "Well done: you added 'calm', 'serene', 'serenity'" in printed  # the lexicon exercise's check
+    assert "Well done: you added 'brevity'" in printed                        # the rubric exercise's check
+    assert "agreement (stoic ranked above non-stoic, 0.5 = chance)" in printed
+    folder = ROOT / "notebooks" / "eval"
+    table = pd.read_csv(folder / "answers.csv", keep_default_na=False)
+    assert len(table) == 16 and (table["before"] != "").all() and (table["fine-tuned"] != "").all()
+    assert (table["before"] != table["fine-tuned"]).mean() > 0.5  # the adapters changed the answers
+    assert not table["fine-tuned"].str.contains("<|im_end|>", regex=False).any()
+    # The verdict file keeps every pair ever judged (a rerun after retraining appends); this run's 16 are in it.
+    pairs = [json.loads(line) for line in (folder / "pairwise.jsonl").read_text().splitlines()]
+    current = {(r["prompt"], r["before"], r["fine-tuned"]) for r in table.to_dict("records")}
+    judged = {(p["complaint"], *sorted([p["answer_a"], p["answer_b"]])) for p in pairs}
+    assert {(c, *sorted([b, f])) for c, b, f in current} <= judged
+    assert all(p["winner"] in ("before", "fine-tuned", "tie", "inconsistent", None) for p in pairs)
+    html = (folder / "report.html").read_text()
+    assert "<mark>" in html and "data:image/png;base64," in html and "Forgetting" in html
+    tables = list(_tables(nb))
+    # DataFrames render with their index as the first column
+    summary = next(t for t in tables if t[0][1:3] == ["metric", "before"])
+    assert [row[1] for row in summary[1:3]] == ["Stoic score (keywords per 100 words)",
+                                                "Meaning score (Stoic minus generic similarity)"]
+    forgetting = next(t for t in tables if t[0][1:] == ["model", "perplexity", "change %"])
+    assert [row[1] for row in forgetting[1:]] == ["before", "fine-tuned"]
+    assert forgetting[1][3] == "0.0"
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))

@@ -6,18 +6,13 @@ Stoicism, which is useful here: its replies exercise the validation rules, not j
 """
 
 import os
-import socket
-import subprocess
-import sys
 import time
 import traceback
-import urllib.error
-import urllib.request
 
 import pytest
 
 from stoic_workshop.data import IDEAS, _normalise, eval_prompts, make_pairs, validate_pair
-from stoic_workshop.models import PRESETS, _gguf_file, cache_dir
+from stoic_workshop.serve import free_port, llama_server
 from stoic_workshop.teacher import TeacherError, TeachResult, _last_teacher_number, _reply_problem, guess_area, teach
 
 KEY_ENV = "STOIC_TEACHER_TEST_KEY"
@@ -32,71 +27,14 @@ COMPLAINTS = [
     eval_prompts()[0],                         # held out for evaluation: refused without asking
 ]
 
-# llama.cpp repacks weights into "extra buffer types" for AMX/AVX-512 kernels. On a VM that advertises
-# AMX without enabling it (seen on a Firecracker VM) the first completion dies with SIGILL, so the server
-# runs with repacking off; the plain kernels work everywhere and are fast enough for a 135M model.
-SERVER = """
-import runpy
-import llama_cpp.llama_cpp as lib
-default_params = lib.llama_model_default_params
-def without_repacking():
-    params = default_params()
-    params.use_extra_bufts = False
-    return params
-lib.llama_model_default_params = without_repacking
-runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
-"""
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def answers_models(port):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models",
-                                     headers={"Authorization": f"Bearer {KEY}"})
-    try:
-        with urllib.request.urlopen(request, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def wait_until_ready(process, port, log, limit=60.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"llama.cpp server exited with {process.returncode}:\n{log.read_text()[-2000:]}")
-        if answers_models(port):
-            return
-        time.sleep(0.25)
-    pytest.fail(f"llama.cpp server not ready after {limit:.0f} s:\n{log.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The base_url of a llama.cpp server on 127.0.0.1 that demands KEY; stopped even if a test fails."""
     pytest.importorskip("llama_cpp.server.app")
-    gguf = _gguf_file(PRESETS[MODEL], cache_dir() / "models" / "gguf")
-    port = free_port()
     log = tmp_path_factory.mktemp("llama_server") / "server.log"
-    command = [sys.executable, "-c", SERVER, "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
-               "--api_key", KEY, "--n_ctx", "2048", "--chat_format", "chatml",
-               "--n_threads", str(min(4, os.cpu_count() or 1)), "--verbose", "False"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        wait_until_ready(process, port, log)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    threads = min(4, os.cpu_count() or 1)  # as before llama_server existed, so greedy replies stay the same
+    with llama_server(MODEL, api_key=KEY, log=log, threads=threads) as running:  # ChatML, as SmolLM2 was trained
+        yield running.base_url
 
 
 @pytest.fixture()

@@ -1,0 +1,354 @@
+"""Step 5, deployment: adapters -> merged model -> GGUF file that llama.cpp and Ollama run.
+
+The adapters are the small thing to keep and share; a runtime like llama.cpp or Ollama wants one
+self-contained file. So: merge the adapters into a 16-bit copy of the base, save it as a normal
+transformers folder, convert that to GGUF with llama.cpp's own converter, and run the file to
+prove it works. Two things break exported models in practice, and both are checked here:
+
+- the converter: usually "clone llama.cpp and compile it". Its Python converter needs no compiling
+  and ships inside the llama-cpp-python source package on PyPI; it is unpacked once into the cache.
+  F16, BF16 and Q8_0 are written in pure Python; Q4_K_M needs llama.cpp's quantizer, used through the
+  llama-cpp-python bindings where they are installed.
+- the chat template and stop token: a GGUF without them makes a model that never stops talking.
+  `verify` chats with every export through llama.cpp and checks the reply ends at the end-of-turn
+  token, and the `Modelfile` written for Ollama carries the same template and stop token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .chat import end_of_turn
+
+__all__ = ["merge", "to_gguf", "verify", "modelfile", "converter", "Check", "QUANTS", "LLAMA_CPP_PYTHON"]
+
+LLAMA_CPP_PYTHON = "0.3.36"          # the source package whose llama.cpp converter is used (= requirements-dev.txt)
+PYTHON_QUANTS = ("f16", "bf16", "q8_0")  # written by the converter itself, in pure Python
+QUANTS = PYTHON_QUANTS + ("q4_k_m",)     # q4_k_m: llama.cpp's quantizer, through the bindings
+_CONVERTER_FILES = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/", "LICENSE")
+
+
+def _base_of(adapters: Path) -> str:
+    config = json.loads((adapters / "adapter_config.json").read_text())
+    base = config.get("base_model_name_or_path") or ""
+    # A 4-bit training copy ("...-bnb-4bit") is merged into its 16-bit original: merging into 4-bit weights
+    # would round the learned update away.
+    from .models import PRESETS
+
+    for preset in PRESETS.values():
+        if preset.repo_4bit and base == preset.repo_4bit:
+            return preset.repo
+    return base.removesuffix("-bnb-4bit")
+
+
+def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | None = None,
+          dtype: str = "float16") -> Path:
+    """Fold the adapters into a fresh 16-bit copy of their base and save a plain transformers folder.
+
+    The base is loaded again in full precision rather than reusing a 4-bit training model: W + BA is exact
+    only on unquantized weights. The folder keeps the tokenizer and its chat template, so every tool that
+    reads it (vLLM, llama.cpp's converter, `from_pretrained`) sees the same conversation format.
+    """
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .models import _adapter_misfit
+
+    adapters, out = Path(adapters), Path(out)
+    if not (adapters / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"No adapters in {adapters} (adapter_config.json missing): train first "
+                                "(notebook 2, or `stoic-workshop train`).")
+    base = base or _base_of(adapters)
+    if dtype not in ("float16", "bfloat16", "float32"):
+        raise ValueError(f"dtype must be 'float16', 'bfloat16' or 'float32', got {dtype!r}")
+    cuda = torch.cuda.is_available()
+    # Merge in fp32 on a CPU (exact), in 16-bit on a GPU (a 2B model in fp32 would not fit Colab's RAM).
+    work = torch.float32 if not cuda else getattr(torch, dtype if dtype != "float32" else "float16")
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=work, device_map={"": 0} if cuda else None)
+    problem = _adapter_misfit(model, adapters)
+    if problem:
+        raise ValueError(problem)
+    merged = PeftModel.from_pretrained(model, str(adapters)).merge_and_unload()
+    merged = merged.to(getattr(torch, dtype))
+    tokenizer = AutoTokenizer.from_pretrained(str(adapters))
+    if getattr(merged, "generation_config", None) is not None and end_of_turn(tokenizer):
+        merged.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(end_of_turn(tokenizer))
+    part = out.with_name(out.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    merged.save_pretrained(part)
+    tokenizer.save_pretrained(part)
+    (part / "merged.json").write_text(json.dumps({"base": base, "adapters": str(adapters.resolve()),
+                                                  "dtype": dtype}, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(part, out)
+    return out
+
+
+def converter(cache: str | os.PathLike | None = None, *, sdist: str | os.PathLike | None = None) -> Path:
+    """llama.cpp's `convert_hf_to_gguf.py` with its own `gguf-py`, unpacked once from the PyPI source package.
+
+    Looks for the source package in `sdist`, `$STOIC_LLAMA_CPP_SDIST`, then the cache, and downloads it with
+    pip only if none is found (76 MB, once: `stoic-workshop prepare` does it ahead of a workshop).
+    """
+    from .models import cache_dir
+
+    root = cache_dir(cache)
+    folder = root / f"llama.cpp-converter-{LLAMA_CPP_PYTHON}"
+    if (folder / "convert_hf_to_gguf.py").is_file():
+        return folder
+    name = f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"
+    sdist = Path(sdist or os.environ.get("STOIC_LLAMA_CPP_SDIST") or root / "downloads" / name)
+    if not sdist.is_file():
+        sdist.parent.mkdir(parents=True, exist_ok=True)
+        print(f"Fetching llama.cpp's converter: the llama-cpp-python {LLAMA_CPP_PYTHON} source package (76 MB, once)")
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                               f"llama-cpp-python=={LLAMA_CPP_PYTHON}",
+                               "-d", str(sdist.parent)], capture_output=True, text=True)
+        if done.returncode or not sdist.is_file():
+            raise RuntimeError(
+                f"GGUF export needs llama.cpp's converter, which ships in the llama-cpp-python {LLAMA_CPP_PYTHON} "
+                "source package, and it could not be downloaded:\n" + done.stderr.strip()[-600:] +
+                f"\nRun `stoic-workshop prepare` while online, or download {name} yourself and set "
+                "STOIC_LLAMA_CPP_SDIST to its path.")
+    prefix = f"llama_cpp_python-{LLAMA_CPP_PYTHON}/vendor/llama.cpp/"
+    part = folder.with_name(folder.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    with tarfile.open(sdist) as tar:
+        members = []
+        for member in tar.getmembers():
+            rest = member.name[len(prefix):] if member.name.startswith(prefix) else None
+            if rest and any(rest == f or (f.endswith("/") and rest.startswith(f)) for f in _CONVERTER_FILES):
+                member.name = rest
+                members.append(member)
+        if not any(m.name == "convert_hf_to_gguf.py" for m in members):
+            raise RuntimeError(f"{sdist} has no vendor/llama.cpp/convert_hf_to_gguf.py: is it llama-cpp-python "
+                               f"{LLAMA_CPP_PYTHON}'s source package?")
+        tar.extractall(part, members=members, filter="data")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(part, folder)
+    return folder
+
+
+def to_gguf(merged: str | os.PathLike, out: str | os.PathLike | None = None, *, quant: str = "q8_0",
+            cache: str | os.PathLike | None = None) -> Path:
+    """Convert a merged transformers folder to one GGUF file with llama.cpp's converter; no build step.
+
+    `quant`: "f16", "bf16" or "q8_0" (pure Python), or "q4_k_m" (needs llama-cpp-python's quantizer).
+    The file keeps the tokenizer, its chat template and which tokens end a turn.
+    """
+    merged = Path(merged)
+    quant = quant.lower()
+    if quant not in QUANTS:
+        raise ValueError(f"quant must be one of {', '.join(QUANTS)}; got {quant!r}")
+    if not (merged / "config.json").is_file():
+        raise FileNotFoundError(f"{merged} is not a transformers model folder (no config.json): merge first.")
+    out = Path(out) if out else merged.parent / f"{merged.name}-{quant}.gguf"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if quant == "q4_k_m":
+        _need_llama_cpp("Q4_K_M needs llama.cpp's quantizer")
+        f16 = to_gguf(merged, out.with_name(out.stem + ".f16.gguf"), quant="f16", cache=cache)
+        try:
+            _quantize(f16, out)
+        finally:
+            f16.unlink(missing_ok=True)
+        return out
+    tool = converter(cache)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tool / "gguf-py"), str(tool)]))
+    part = out.with_name(out.name + ".part")
+    done = subprocess.run([sys.executable, str(tool / "convert_hf_to_gguf.py"), str(merged), "--outfile", str(part),
+                           "--outtype", quant], env=env, capture_output=True, text=True)
+    if done.returncode:
+        part.unlink(missing_ok=True)
+        raise RuntimeError(f"llama.cpp's converter failed on {merged}:\n{done.stderr.strip()[-1500:]}")
+    os.replace(part, out)
+    return out
+
+
+def _need_llama_cpp(why: str):
+    try:
+        import llama_cpp
+    except ImportError as err:
+        raise ImportError(f"{why}: install the llama.cpp bindings with `pip install llama-cpp-python=="
+                          f"{LLAMA_CPP_PYTHON}` (builds llama.cpp once, ~12 min on 2 cores), or export "
+                          f"{', '.join(PYTHON_QUANTS)} instead, which need no build.") from err
+    return llama_cpp
+
+
+def _quantize(source: Path, out: Path) -> None:
+    import ctypes
+
+    llama_cpp = _need_llama_cpp("Q4_K_M needs llama.cpp's quantizer")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M
+    params.nthread = os.cpu_count() or 1
+    part = out.with_name(out.name + ".part")
+    code = llama_cpp.llama_model_quantize(str(source).encode(), str(part).encode(), ctypes.byref(params))
+    if code != 0:
+        part.unlink(missing_ok=True)
+        raise RuntimeError(f"llama.cpp could not quantize {source} to Q4_K_M (error {code}).")
+    os.replace(part, out)
+
+
+@dataclass
+class Check:
+    """What running an exported GGUF showed: `str()` is a one-screen summary; `ok` is the verdict."""
+
+    path: Path
+    size_mb: float
+    reply: str
+    stop: str                 # why llama.cpp stopped: "stop" (end of turn) or "length"
+    stop_token: str | None
+    agree: int | None         # leading greedy tokens equal to the merged transformers model's
+    compared: int
+    transformers_reply: str | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.reply.strip()) and self.stop == "stop" and (self.agree is None or self.agree > 0)
+
+    def __str__(self) -> str:
+        lines = [f"{self.path.name}: {self.size_mb:.1f} MB, {'OK' if self.ok else 'FAILED'} ({self.seconds:.0f} s)",
+                 f"  llama.cpp reply: {self.reply[:200]!r}",
+                 f"  stopped by: {'end of turn ' + repr(self.stop_token) if self.stop == 'stop' else self.stop}"]
+        if self.agree is not None:
+            lines.append(f"  first {self.compared} greedy tokens equal to the merged model's: {self.agree}")
+        if self.transformers_reply is not None:
+            lines.append(f"  transformers (GGUF loader) reply: {self.transformers_reply[:200]!r}")
+        return "\n".join(lines)
+
+
+def verify(gguf: str | os.PathLike, prompt: str, *, merged: str | os.PathLike | None = None,
+           compare_tokens: int = 8, max_tokens: int = 512, with_transformers: bool = True) -> Check:
+    """Run an exported GGUF the way a user will, and check what usually goes wrong.
+
+    llama.cpp chats with `prompt` using the chat template stored in the file; the reply must be non-empty and
+    end at the end-of-turn token (not run to `max_tokens`). With `merged`, the first `compare_tokens` greedy
+    tokens are compared with the merged transformers model on the same rendered prompt (expect all equal for
+    F16, nearly all for Q8_0). With `with_transformers`, the file is also loaded by transformers' GGUF loader.
+    """
+    from .serve import load_gguf
+
+    _need_llama_cpp("Running a GGUF file needs the llama.cpp bindings")
+    gguf = Path(gguf)
+    start = time.time()
+    llm = load_gguf(gguf, n_ctx=1024, n_threads=os.cpu_count(), seed=0)
+    try:
+        answer = llm.create_chat_completion(messages=[{"role": "user", "content": prompt}], temperature=0.0,
+                                            max_tokens=max_tokens, repeat_penalty=1.1)
+        choice = answer["choices"][0]
+        stop_id = llm.token_eos()
+        stop_token = llm.detokenize([stop_id], special=True).decode(errors="replace") if stop_id >= 0 else None
+        agree = None
+        if merged is not None:
+            agree = _agreement(llm, Path(merged), prompt, compare_tokens)
+    finally:
+        llm.close()
+    tf_reply = _transformers_reply(gguf, prompt) if with_transformers else None
+    return Check(gguf, gguf.stat().st_size / 1e6, choice["message"]["content"] or "", choice["finish_reason"],
+                 stop_token, agree, compare_tokens, tf_reply, time.time() - start)
+
+
+def _agreement(llm, merged: Path, prompt: str, n: int) -> int:
+    """How many of the first n greedy tokens llama.cpp and the merged transformers model share."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                        tokenize=True, return_dict=False)
+    ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
+    with torch.inference_mode():
+        ours = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
+                              pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)[0, len(ids):].tolist()
+    llm.reset()
+    theirs = []
+    for token in llm.generate(ids, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True):
+        theirs.append(token)
+        if len(theirs) == len(ours):
+            break
+    same = 0
+    for a, b in zip(ours, theirs):
+        if a != b:
+            break
+        same += 1
+    return same
+
+
+def _transformers_reply(gguf: Path, prompt: str) -> str:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .generate import reply
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    return reply(model, tokenizer, prompt, max_new_tokens=40, repetition_penalty=1.1)
+
+
+# Ollama templates are Go text/template. Each mirrors the Hugging Face template of its family for plain-text
+# conversations; tests render both on the same conversation and compare (Ollama adds <bos> itself).
+_OLLAMA_GEMMA = """\
+{{- $system := "" }}{{ range .Messages }}{{ if eq .Role "system" }}{{ $system = .Content }}{{ end }}{{ end }}
+{{- $first := true }}
+{{- range .Messages }}{{ if eq .Role "user" }}<start_of_turn>user
+{{ if and $first $system }}{{ $system }}
+
+{{ end }}{{ .Content }}<end_of_turn>
+{{ $first = false }}{{ else if eq .Role "assistant" }}<start_of_turn>model
+{{ .Content }}<end_of_turn>
+{{ end }}{{ end }}<start_of_turn>model
+"""
+
+_OLLAMA_CHATML = """\
+{{- $system := "" }}{{ range .Messages }}{{ if eq .Role "system" }}{{ $system = .Content }}{{ end }}{{ end }}
+{{- if $system }}<|im_start|>system
+{{ $system }}<|im_end|>
+{{ else }}DEFAULT_SYSTEM{{ end }}
+{{- range .Messages }}{{ if ne .Role "system" }}<|im_start|>{{ .Role }}
+{{ .Content }}<|im_end|>
+{{ end }}{{ end }}<|im_start|>assistant
+"""
+
+
+def ollama_template(tokenizer) -> tuple[str, str]:
+    """The Ollama TEMPLATE and stop token matching this tokenizer's chat format (Gemma or ChatML)."""
+    from .chat import render
+
+    stop = end_of_turn(tokenizer)
+    if stop == "<end_of_turn>":
+        return _OLLAMA_GEMMA, stop
+    if stop == "<|im_end|>":
+        # Some ChatML templates (SmolLM2's) add a default system turn when there is none: keep it.
+        text = render(tokenizer, [{"role": "user", "content": "x"}])
+        head = text.split("<|im_start|>user")[0]
+        return _OLLAMA_CHATML.replace("DEFAULT_SYSTEM", head), stop
+    raise ValueError(f"No Ollama template for this chat format (end of turn {stop!r}); Gemma and ChatML are known.")
+
+
+def modelfile(gguf: str | os.PathLike, tokenizer, *, system: str | None = None, name: str = "stoic") -> Path:
+    """Write an Ollama `Modelfile` beside the GGUF: the file, its chat template, the stop token, a system line.
+
+    Prints the two commands that put it into Ollama. Without TEMPLATE and the stop PARAMETER, Ollama falls back
+    to a bare prompt and the model talks past the end of its turn.
+    """
+    gguf = Path(gguf)
+    template, stop = ollama_template(tokenizer)
+    lines = [f"FROM ./{gguf.name}", f'TEMPLATE """{template}"""', f'PARAMETER stop "{stop}"',
+             "PARAMETER temperature 0.7", "PARAMETER repeat_penalty 1.1"]
+    if system:
+        lines.append(f'SYSTEM """{system}"""')
+    path = gguf.parent / "Modelfile"
+    path.write_text("\n".join(lines) + "\n")
+    print(f"Ollama:\n  cd {gguf.parent} && ollama create {name} -f Modelfile\n  ollama run {name} "
+          "\"My train is late again.\"")
+    return path

@@ -1,0 +1,192 @@
+"""Deployment on the real offline model: merge, GGUF through llama.cpp's converter, run it, Ollama's Modelfile."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+import stoic_workshop as sw
+from stoic_workshop.chat import render
+from stoic_workshop.export import ollama_template
+
+GO_RENDERER = Path(__file__).parent / "ollama_template"
+CONVERSATIONS = [
+    [{"role": "user", "content": "My train is late again."}],
+    [{"role": "system", "content": "You answer as a Stoic."}, {"role": "user", "content": "My boss ignored my email."}],
+    [{"role": "user", "content": "I lost my keys."}, {"role": "assistant", "content": "Where did you last see them?"},
+     {"role": "user", "content": "No idea, and now I'm late."}],
+]
+PROMPT = "I was stuck in traffic for two hours and missed the meeting."
+
+
+@pytest.fixture(scope="module")
+def adapters(tmp_path_factory):
+    """Real LoRA adapters on SmolLM2, with small random updates: the merged model differs from the base but
+    still talks (and stops) like the instruct model it came from."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = sw.model_folder("smollm2-135m-instruct")
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    torch.manual_seed(0)
+    peft = get_peft_model(model, LoraConfig(r=8, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
+                                            init_lora_weights=False, task_type="CAUSAL_LM"))
+    with torch.no_grad():
+        for name, p in peft.named_parameters():
+            if "lora_B" in name:
+                p.mul_(0.02)
+    folder = tmp_path_factory.mktemp("adapters") / "stoic"
+    peft.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder, peft, tokenizer
+
+
+@pytest.fixture(scope="module")
+def merged(adapters, tmp_path_factory):
+    return sw.merge(adapters[0], tmp_path_factory.mktemp("export") / "merged")
+
+
+def _logits(model, tokenizer, text):
+    ids = tokenizer(text, return_tensors="pt")
+    with torch.inference_mode():
+        return model(**ids).logits[0]
+
+
+def test_merged_model_gives_the_same_logits_as_base_plus_adapters(adapters, merged, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    folder, peft, tokenizer = adapters
+    text = render(tokenizer, [{"role": "user", "content": PROMPT}])
+    expected = _logits(peft, tokenizer, text)
+    with peft.disable_adapter():
+        unchanged = _logits(peft, tokenizer, text)
+    assert (expected - unchanged).abs().max() > 0.05  # the adapters do change the model
+    exact = AutoModelForCausalLM.from_pretrained(sw.merge(folder, tmp_path / "fp32", dtype="float32"))
+    assert torch.allclose(_logits(exact, tokenizer, text), expected, atol=2e-3)
+    half = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)  # saved in fp16
+    got = _logits(half, tokenizer, text)
+    assert (got.argmax(-1) == expected.argmax(-1)).float().mean() > 0.95
+    assert (got - expected).abs().max() < 0.5
+    saved = json.loads((merged / "config.json").read_text())
+    assert saved["dtype"] == "float16" and "lora" not in json.dumps(saved).lower()
+    config = (merged / "tokenizer_config.json").read_text()
+    assert (merged / "chat_template.jinja").exists() or "chat_template" in config
+
+
+def test_merge_names_the_problem():
+    with pytest.raises(FileNotFoundError, match="train first"):
+        sw.merge("no/such/adapters", "out")
+
+
+@pytest.fixture(scope="module")
+def q8(merged):
+    return sw.to_gguf(merged, quant="q8_0")
+
+
+def _metadata(path):
+    from gguf import GGUFReader
+
+    reader = GGUFReader(path)
+    fields = {}
+    for name, field in reader.fields.items():
+        if name.startswith("tokenizer.") and name != "tokenizer.ggml.tokens" and field.types and len(field.data) == 1:
+            value = field.parts[field.data[0]]
+            fields[name] = bytes(value).decode() if field.types[0].name == "STRING" else value.tolist()[0]
+    tokens = reader.fields["tokenizer.ggml.tokens"]
+    fields["tokens"] = [bytes(tokens.parts[i]).decode() for i in tokens.data]
+    types = reader.fields["tokenizer.ggml.token_type"]
+    fields["token_types"] = [int(types.parts[i][0]) for i in types.data]
+    return fields
+
+
+def test_gguf_keeps_chat_template_and_end_of_turn(q8, merged):
+    meta = _metadata(q8)
+    template = json.loads((merged / "tokenizer_config.json").read_text()).get("chat_template") or \
+        (merged / "chat_template.jinja").read_text()
+    assert meta["tokenizer.chat_template"] == template
+    end = meta["tokens"].index("<|im_end|>")
+    assert meta["tokenizer.ggml.eos_token_id"] == end
+    assert meta["token_types"][end] == 3  # CONTROL: a special token, never split into text
+    assert meta["token_types"][meta["tokens"].index("<|im_start|>")] == 3
+
+
+@pytest.mark.parametrize("quant", ["f16", "q8_0"])
+def test_export_runs_in_llama_cpp_and_transformers_and_agrees_with_the_merged_model(quant, merged, q8):
+    path = q8 if quant == "q8_0" else sw.to_gguf(merged, quant=quant)
+    check = sw.verify(path, PROMPT, merged=merged, with_transformers=quant == "q8_0")
+    print(check)
+    assert check.reply.strip() and check.stop == "stop" and check.stop_token == "<|im_end|>"
+    assert "<|im_end|>" not in check.reply and "<|im_start|>" not in check.reply
+    if quant == "f16":
+        assert check.agree == check.compared  # the same weights: the same greedy tokens
+    else:
+        assert check.agree >= 3
+    assert check.ok
+    if quant == "q8_0":
+        assert check.transformers_reply.strip()
+
+
+def test_q4_k_m_through_llama_cpps_quantizer(merged, q8):
+    path = sw.to_gguf(merged, quant="q4_k_m")
+    assert path.stat().st_size < q8.stat().st_size
+    assert not path.with_name(path.stem + ".f16.gguf").exists()  # the intermediate file is removed
+    check = sw.verify(path, PROMPT, with_transformers=False)
+    assert check.reply.strip() and check.stop == "stop"
+
+
+def test_bad_export_requests_name_the_problem(merged, tmp_path):
+    with pytest.raises(ValueError, match="q4_k_m"):
+        sw.to_gguf(merged, quant="q3")
+    with pytest.raises(FileNotFoundError, match="merge first"):
+        sw.to_gguf(tmp_path, quant="f16")
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="Go is needed to run Ollama's template engine "
+                                                       "(.ci/run installs it)")
+@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma"])
+@pytest.mark.parametrize("conversation", CONVERSATIONS, ids=["one turn", "system", "three turns"])
+def test_modelfile_template_renders_the_same_prompt_as_the_chat_template(model, conversation, smol, gemma_tok,
+                                                                          tmp_path):
+    tokenizer = smol[1] if model != "gemma" else gemma_tok
+    template, stop = ollama_template(tokenizer)
+    (tmp_path / "template").write_text(template)
+    ollama = subprocess.run(["go", "run", "main.go", str(tmp_path / "template")], cwd=GO_RENDERER, text=True,
+                            input=json.dumps(conversation), capture_output=True, check=True).stdout
+    expected = render(tokenizer, conversation)
+    if "bos_token" in tokenizer.chat_template:  # llama.cpp adds <bos> itself when Ollama tokenizes
+        expected = expected.removeprefix(tokenizer.bos_token)
+    assert ollama == expected
+    assert stop == sw.end_of_turn(tokenizer)
+
+
+def test_modelfile_is_written_beside_the_gguf(smol, tmp_path, capsys):
+    gguf = tmp_path / "stoic-q8_0.gguf"
+    gguf.write_bytes(b"")
+    path = sw.modelfile(gguf, smol[1], system="You answer as a Stoic.")
+    text = path.read_text()
+    assert path == tmp_path / "Modelfile"
+    assert text.startswith("FROM ./stoic-q8_0.gguf\n")
+    assert 'PARAMETER stop "<|im_end|>"' in text and 'SYSTEM """You answer as a Stoic."""' in text
+    assert "<|im_start|>assistant" in text
+    assert "ollama create stoic -f Modelfile" in capsys.readouterr().out
+
+
+def test_export_and_chat_commands(adapters, tmp_path):
+    out = tmp_path / "export"
+    done = subprocess.run(["stoic-workshop", "export", str(adapters[0]), "--out", str(out), "--quant", "q8_0"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "merged" / "config.json").is_file() and (out / "Modelfile").is_file()
+    assert "stoic-q8_0.gguf: " in done.stdout and ", OK (" in done.stdout
+    assert "ollama create stoic -f Modelfile" in done.stdout and "vllm serve" in done.stdout
+    talk = subprocess.run(["stoic-workshop", "chat", str(out / "stoic-q8_0.gguf")], input="My train is late.\n\n",
+                          capture_output=True, text=True, timeout=300)
+    assert talk.returncode == 0, talk.stderr[-2000:]
+    reply = talk.stdout.split("stoic> ", 1)[1].strip()
+    assert reply and "<|im_end|>" not in reply
+    bad = subprocess.run(["stoic-workshop", "export", str(tmp_path / "missing")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "train first" in bad.stderr
