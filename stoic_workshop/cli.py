@@ -7,8 +7,11 @@
     stoic-workshop data [--out data]       write the default Stoic dataset as JSONL
     stoic-workshop train [--model M] [--data FILE] [--out adapters] [--steps 60] [--resume]
                                            fine-tune with LoRA and save the adapters
+    stoic-workshop eval ADAPTERS [--out eval]  scores before/after with intervals, forgetting, HTML report
     stoic-workshop export ADAPTERS [--out export] [--quant q8_0 ...]
                                            merge, write GGUF + Ollama Modelfile, run each file to check it
+    stoic-workshop run [--out stoic-run]   the whole workshop: data -> train -> evaluate -> export, resumable
+    stoic-workshop preflight               go/no-go table for instructors, the day before and at the venue
     stoic-workshop chat PATH               talk to adapters, a merged folder or a GGUF file in the terminal
 """
 
@@ -54,6 +57,25 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--name", default="stoic", help="model name for `ollama create` (default: stoic)")
     export.add_argument("--system", default=None, help="a SYSTEM line for the Modelfile")
     export.add_argument("--no-verify", action="store_true", help="skip running the exported files")
+    ev = sub.add_parser("eval", help="answers before and after, Stoic and meaning scores with intervals, "
+                                     "forgetting, and an HTML report")
+    ev.add_argument("adapters", help="adapter folder (from notebook 2, `train` or `run`)")
+    ev.add_argument("--out", default="eval", help="output folder (default: eval)")
+    ev.add_argument("--prompts", type=int, default=None, help="evaluate on the first N held-out complaints")
+    ev.add_argument("--no-energy", action="store_true", help="do not measure energy with CodeCarbon")
+    whole = sub.add_parser("run", help="the whole workshop into one folder: data -> train -> evaluate -> export "
+                                       "(a second run into the same folder resumes)")
+    whole.add_argument("--out", default="stoic-run", help="output folder (default: stoic-run)")
+    whole.add_argument("--model", default=None, help="instruct model preset or folder (default: picked for "
+                                                     "this machine: the offline SmolLM2 without a GPU)")
+    whole.add_argument("--steps", type=int, default=60, help="training steps (default 60)")
+    whole.add_argument("--quant", nargs="+", default=["q8_0"], choices=["f16", "bf16", "q8_0", "q4_k_m"])
+    whole.add_argument("--prompts", type=int, default=None, help="evaluate on the first N held-out complaints")
+    whole.add_argument("--no-energy", action="store_true", help="do not measure energy with CodeCarbon")
+    pre = sub.add_parser("preflight", help="for instructors: check this machine, the pins, the models and a 2-step "
+                                          "fine-tune, and print a go/no-go table")
+    pre.add_argument("--profile", default=None, choices=["offline", "colab"],
+                     help="which pins and models to check (default: colab with a GPU, offline without)")
     chat = sub.add_parser("chat", help="talk to a trained model in the terminal (empty line or Ctrl-D ends)")
     chat.add_argument("path", help="adapter folder, merged model folder or .gguf file")
     chat.add_argument("--max-new-tokens", type=int, default=200)
@@ -102,6 +124,22 @@ def main(argv: list[str] | None = None) -> int:
         return _export(args)
     elif args.command == "chat":
         return _chat(args)
+    elif args.command == "eval":
+        return _eval(args)
+    elif args.command == "preflight":
+        from .preflight import NO_GO, preflight
+
+        table = preflight(args.profile)
+        return 1 if (table["status"] == NO_GO).any() else 0
+    elif args.command == "run":
+        from .pipeline import run
+
+        try:
+            run(args.out, model=args.model, steps=args.steps, quants=tuple(args.quant), prompts=args.prompts,
+                energy=not args.no_energy)
+        except (FileNotFoundError, ValueError, RuntimeError, ImportError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     elif args.command == "hardware":
         from .models import hardware
 
@@ -163,6 +201,38 @@ def _export(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"vLLM: vllm serve {merged} --served-model-name {args.name}")
+    return 0
+
+
+def _eval(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .data import eval_prompts
+    from .energy import Energy
+    from .evaluate import report
+    from .models import load_adapters, load_model
+    from .pipeline import evaluate
+
+    adapters, out = Path(args.adapters), Path(args.out)
+    try:
+        if not (adapters / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"No adapters in {adapters} (adapter_config.json missing): train first.")
+        base = json.loads((adapters / "adapter_config.json").read_text())["base_model_name_or_path"]
+        model, tokenizer = load_model(base)
+        tuned = load_adapters(model, adapters)
+        out.mkdir(parents=True, exist_ok=True)
+        meter = Energy(output_dir=str(out), enabled=not args.no_energy)
+        questions = eval_prompts()[:args.prompts] if args.prompts else eval_prompts()
+        scored, summary_table, forgot = evaluate(tuned, tokenizer, out, questions, meter)
+        path = report(out / "report.html", scored, summary_table=summary_table, forgetting_table=forgot,
+                      energy=None if args.no_energy else meter)
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(summary_table.to_string(index=False))
+    print(forgot.to_string(index=False))
+    print(f"Report: {path}")
     return 0
 
 

@@ -374,8 +374,11 @@ def _figure_tag(fig) -> str:
 
 
 def report(path, scored, *, summary_table=None, judged=None, pairwise=None, forgetting_table=None, energy=None,
-           title: str = "Stoic fine-tune: evaluation report") -> Path:
-    """One standalone HTML file a person can open anywhere: summary, plots, tables and every answer."""
+           title: str = "Stoic fine-tune: evaluation report", extra: dict | None = None) -> Path:
+    """One standalone HTML file a person can open anywhere: summary, plots, tables and every answer.
+
+    `extra`: more sections, {heading: DataFrame}, placed before the answers (the main job adds sizes and timings).
+    """
     import matplotlib.pyplot as plt
 
     def table(df) -> str:
@@ -396,6 +399,8 @@ def report(path, scored, *, summary_table=None, judged=None, pairwise=None, forg
         parts += ["<h2>Forgetting: perplexity on general English</h2>", table(forgetting_table)]
     if energy is not None:
         parts += ["<h2>Energy</h2>", table(energy.report()), f"<p>{html.escape(str(energy))}</p>"]
+    for heading, frame in (extra or {}).items():
+        parts += [f"<h2>{html.escape(heading)}</h2>", table(frame)]
     parts += ["<h2>Side by side</h2>", side_by_side_scored(scored).to_html()]
     style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border-bottom:1px solid #ddd;padding:.4em .6em;"

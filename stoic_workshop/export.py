@@ -68,6 +68,9 @@ def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | No
         raise FileNotFoundError(f"No adapters in {adapters} (adapter_config.json missing): train first "
                                 "(notebook 2, or `stoic-workshop train`).")
     base = base or _base_of(adapters)
+    if not base:
+        raise ValueError(f"{adapters}/adapter_config.json names no base model (base_model_name_or_path is empty): "
+                         "pass it, e.g. merge(adapters, out, base='smollm2-135m-instruct' folder or Hub id).")
     if dtype not in ("float16", "bfloat16", "float32"):
         raise ValueError(f"dtype must be 'float16', 'bfloat16' or 'float32', got {dtype!r}")
     cuda = torch.cuda.is_available()
@@ -214,7 +217,8 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        return bool(self.reply.strip()) and self.stop == "stop" and (self.agree is None or self.agree > 0)
+        return (bool(self.reply.strip()) and self.stop == "stop" and self.stop_token is not None
+                and (self.agree is None or self.agree > 0))
 
     def __str__(self) -> str:
         lines = [f"{self.path.name}: {self.size_mb:.1f} MB, {'OK' if self.ok else 'FAILED'} ({self.seconds:.0f} s)",
@@ -246,8 +250,7 @@ def verify(gguf: str | os.PathLike, prompt: str, *, merged: str | os.PathLike | 
         answer = llm.create_chat_completion(messages=[{"role": "user", "content": prompt}], temperature=0.0,
                                             max_tokens=max_tokens, repeat_penalty=1.1)
         choice = answer["choices"][0]
-        stop_id = llm.token_eos()
-        stop_token = llm.detokenize([stop_id], special=True).decode(errors="replace") if stop_id >= 0 else None
+        stop_token = turn_end(llm)
         agree = None
         if merged is not None:
             agree = _agreement(llm, Path(merged), prompt, compare_tokens)
@@ -256,6 +259,17 @@ def verify(gguf: str | os.PathLike, prompt: str, *, merged: str | os.PathLike | 
     tf_reply = _transformers_reply(gguf, prompt) if with_transformers else None
     return Check(gguf, gguf.stat().st_size / 1e6, choice["message"]["content"] or "", choice["finish_reason"],
                  stop_token, agree, compare_tokens, tf_reply, time.time() - start)
+
+
+def turn_end(llm) -> str | None:
+    """The chat turn marker that llama.cpp treats as end of generation in this file, or None if there is none."""
+    import llama_cpp.llama_cpp as lib
+
+    for text in ("<end_of_turn>", "<|im_end|>", "<|eot_id|>"):
+        ids = llm.tokenize(text.encode(), add_bos=False, special=True)
+        if len(ids) == 1 and lib.llama_vocab_is_eog(llm._model.vocab, ids[0]):
+            return text
+    return None
 
 
 def _agreement(llm, merged: Path, prompt: str, n: int) -> int:

@@ -190,3 +190,40 @@ def test_export_and_chat_commands(adapters, tmp_path):
     assert reply and "<|im_end|>" not in reply
     bad = subprocess.run(["stoic-workshop", "export", str(tmp_path / "missing")], capture_output=True, text=True)
     assert bad.returncode == 1 and "train first" in bad.stderr
+
+
+def test_gemma_export_keeps_template_turn_tokens_and_tokenizes_like_transformers(tiny_gemma3, gemma_tok, tmp_path):
+    """Gemma 3's own tokenizer (from the packaged GGUF) through merge and llama.cpp's converter, on a tiny model."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import Gemma3ForCausalLM
+
+    from stoic_workshop.export import turn_end
+    from stoic_workshop.serve import load_gguf
+
+    tiny_gemma3.save_pretrained(tmp_path / "base")
+    gemma_tok.save_pretrained(tmp_path / "base")
+    base = Gemma3ForCausalLM.from_pretrained(tmp_path / "base")
+    torch.manual_seed(0)
+    get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                                    task_type="CAUSAL_LM")).save_pretrained(tmp_path / "adapters")
+    gemma_tok.save_pretrained(tmp_path / "adapters")
+    path = sw.to_gguf(sw.merge(tmp_path / "adapters", tmp_path / "merged"), quant="f16")
+    llm = load_gguf(path, n_ctx=256)
+    try:
+        for conversation in CONVERSATIONS:
+            text = render(gemma_tok, conversation)
+            ours = gemma_tok(text, add_special_tokens=False)["input_ids"]
+            assert llm.tokenize(text.encode(), add_bos=False, special=True) == ours
+        assert turn_end(llm) == "<end_of_turn>"
+        assert llm.metadata["tokenizer.chat_template"] == gemma_tok.chat_template
+    finally:
+        llm.close()
+
+
+def test_merge_without_a_named_base_says_so(tiny_gemma3, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    get_peft_model(tiny_gemma3, LoraConfig(r=4, target_modules=["q_proj"], task_type="CAUSAL_LM")).save_pretrained(
+        tmp_path / "adapters")
+    with pytest.raises(ValueError, match="names no base model"):
+        sw.merge(tmp_path / "adapters", tmp_path / "merged")
