@@ -145,3 +145,40 @@ def test_t4_without_bf16_trains_in_fp16_and_stays_finite(gemma2_folder, tmp_path
     assert "fp16" in result.precision
     del result
     torch.cuda.empty_cache()
+
+
+def test_merge_on_the_gpu_matches_base_plus_adapters(gemma2_folder, tmp_path):
+    """On a GPU the base is merged in fp16 there (a 2B model in fp32 would not fit Colab's RAM)."""
+    import json
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gemma2_folder)
+    base = AutoModelForCausalLM.from_pretrained(gemma2_folder, dtype=torch.float16, device_map={"": 0})
+    torch.manual_seed(0)
+    peft = get_peft_model(base, LoraConfig(r=8, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
+                                           init_lora_weights=False, task_type="CAUSAL_LM"))
+    with torch.no_grad():
+        for name, p in peft.named_parameters():
+            if "lora_B" in name:
+                p.mul_(0.5)
+    peft.save_pretrained(tmp_path / "adapters")
+    tokenizer.save_pretrained(tmp_path / "adapters")
+    ids = tokenizer(["My train is late again, and my boss ignored my email."], return_tensors="pt").to("cuda")
+    with torch.inference_mode():
+        expected = peft(**ids).logits.float()
+        with peft.disable_adapter():
+            unchanged = peft(**ids).logits.float()
+    del peft, base
+    torch.cuda.empty_cache()
+    merged = sw.merge(tmp_path / "adapters", tmp_path / "merged")
+    assert json.loads((merged / "config.json").read_text())["dtype"] == "float16"
+    model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float16, device_map={"": 0})
+    with torch.inference_mode():
+        got = model(**ids).logits.float()
+    effect = (expected - unchanged).abs().max().item()   # what the adapters change
+    error = (got - expected).abs().max().item()          # what merging changes on top
+    print(f"adapter effect {effect:.4f}, merge error {error:.4f}, logit scale {expected.abs().max().item():.2f}")
+    assert effect > 0.1 and error < 0.2 * effect
+    assert (got.argmax(-1) == expected.argmax(-1)).float().mean() > 0.9
