@@ -256,10 +256,6 @@ def summary(scored, *, before: str | None = None, after: str | None = None, pair
 
 def plot_scores(scored, path=None):
     """Score distributions per model, one panel per score: where the mass moved, not just the mean."""
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     metrics = [m for m in ("stoic_score", "meaning_score") if not scored[m].isna().all()]
