@@ -157,10 +157,10 @@ def to_gguf(merged: str | os.PathLike, out: str | os.PathLike | None = None, *, 
     out = Path(out) if out else merged.parent / f"{merged.name}-{quant}.gguf"
     out.parent.mkdir(parents=True, exist_ok=True)
     if quant == "q4_k_m":
-        _need_llama_cpp("Q4_K_M needs llama.cpp's quantizer")
+        llama_cpp = _need_llama_cpp("Q4_K_M needs llama.cpp's quantizer")  # before spending time on F16
         f16 = to_gguf(merged, out.with_name(out.stem + ".f16.gguf"), quant="f16", cache=cache)
         try:
-            _quantize(f16, out)
+            _quantize(llama_cpp, f16, out)
         finally:
             f16.unlink(missing_ok=True)
         return out
@@ -186,10 +186,9 @@ def _need_llama_cpp(why: str):
     return llama_cpp
 
 
-def _quantize(source: Path, out: Path) -> None:
+def _quantize(llama_cpp, source: Path, out: Path) -> None:
     import ctypes
 
-    llama_cpp = _need_llama_cpp("Q4_K_M needs llama.cpp's quantizer")
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M
     params.nthread = os.cpu_count() or 1

@@ -35,3 +35,25 @@ def tiny_gemma3(gemma_tok):
     model = Gemma3ForCausalLM(config).eval()
     prepare_tokenizer(gemma_tok, model, family="gemma")
     return model
+
+
+@pytest.fixture(scope="session")
+def random_adapters():
+    """Attach LoRA adapters with random, scaled-down updates: `random_adapters(model, scale)` -> PeftModel.
+
+    Real PEFT adapters that change the model by an amount the test chooses, without training.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    def attach(model, scale: float):
+        torch.manual_seed(0)
+        peft = get_peft_model(model, LoraConfig(r=8, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
+                                                init_lora_weights=False, task_type="CAUSAL_LM"))
+        with torch.no_grad():
+            for name, p in peft.named_parameters():
+                if "lora_B" in name:
+                    p.mul_(scale)
+        return peft
+
+    return attach

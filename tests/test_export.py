@@ -23,22 +23,15 @@ PROMPT = "I was stuck in traffic for two hours and missed the meeting."
 
 
 @pytest.fixture(scope="module")
-def adapters(tmp_path_factory):
+def adapters(tmp_path_factory, random_adapters):
     """Real LoRA adapters on SmolLM2, with small random updates: the merged model differs from the base but
     still talks (and stops) like the instruct model it came from."""
-    from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base = sw.model_folder("smollm2-135m-instruct")
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    torch.manual_seed(0)
-    peft = get_peft_model(model, LoraConfig(r=8, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
-                                            init_lora_weights=False, task_type="CAUSAL_LM"))
-    with torch.no_grad():
-        for name, p in peft.named_parameters():
-            if "lora_B" in name:
-                p.mul_(0.02)
+    peft = random_adapters(model, 0.02)
     folder = tmp_path_factory.mktemp("adapters") / "stoic"
     peft.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

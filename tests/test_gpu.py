@@ -147,22 +147,15 @@ def test_t4_without_bf16_trains_in_fp16_and_stays_finite(gemma2_folder, tmp_path
     torch.cuda.empty_cache()
 
 
-def test_merge_on_the_gpu_matches_base_plus_adapters(gemma2_folder, tmp_path):
+def test_merge_on_the_gpu_matches_base_plus_adapters(gemma2_folder, random_adapters, tmp_path):
     """On a GPU the base is merged in fp16 there (a 2B model in fp32 would not fit Colab's RAM)."""
     import json
 
-    from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gemma2_folder)
     base = AutoModelForCausalLM.from_pretrained(gemma2_folder, dtype=torch.float16, device_map={"": 0})
-    torch.manual_seed(0)
-    peft = get_peft_model(base, LoraConfig(r=8, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
-                                           init_lora_weights=False, task_type="CAUSAL_LM"))
-    with torch.no_grad():
-        for name, p in peft.named_parameters():
-            if "lora_B" in name:
-                p.mul_(0.5)
+    peft = random_adapters(base, 0.5)
     peft.save_pretrained(tmp_path / "adapters")
     tokenizer.save_pretrained(tmp_path / "adapters")
     ids = tokenizer(["My train is late again, and my boss ignored my email."], return_tensors="pt").to("cuda")
