@@ -10,7 +10,8 @@
 
 from .align import DataReport, check_dataset, encode, masked_view
 from .chat import GEMMA_TEMPLATE, check_chat_tokens, end_of_turn, render
-from .checks import CheckFailed, check_lora_choice, check_my_lexicon, check_my_pairs, check_my_rubric
+from .checks import (CheckFailed, check_lora_choice, check_my_lexicon, check_my_modelfile, check_my_pairs,
+                     check_my_prompt, check_my_rubric)
 from .data import diversity, eval_prompts
 from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
 from .energy import Energy
@@ -21,10 +22,12 @@ from .judge import (RUBRIC, JudgeError, LocalJudge, OpenAIJudge, calibrate, comp
                     win_rate)
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
                      load_adapters, load_model, model_folder, pick_models)
+from .memory import Estimate, NF4Report, estimate_memory, memory_table, nf4_error, plot_memory
 from .score import LEXICON, add_words, highlight, meaning_score, stoic_matches, stoic_score
-from .export import merge, modelfile, to_gguf, verify
+from .export import merge, modelfile, plot_sizes, sizes, to_gguf, verify
 from .serve import llama_server
 from .show import examples, side_by_side
+from .slides import render_slides, slide_figures
 from .teacher import TeacherError, TeachResult, teach
 from .train import TrainingDiverged, TrainResult, finetune, learning_rate_for, memory_in_use
 
@@ -46,5 +49,7 @@ __all__ = [
     "RUBRIC", "JudgeError", "LocalJudge", "OpenAIJudge", "calibrate", "compare", "judge", "parse_verdict", "win_rate",
     "llama_server", "side_by_side_scored", "report",
     "stoic_score", "stoic_matches", "highlight", "meaning_score", "LEXICON", "add_words",
-    "merge", "to_gguf", "verify", "modelfile",
+    "merge", "to_gguf", "verify", "modelfile", "sizes", "plot_sizes", "check_my_prompt", "check_my_modelfile",
+    "estimate_memory", "Estimate", "memory_table", "plot_memory", "nf4_error", "NF4Report",
+    "slide_figures", "render_slides",
 ]

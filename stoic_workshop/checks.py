@@ -6,11 +6,27 @@ headless (CI) therefore fails when an exercise is wrong, exactly as a learner wo
 
 from __future__ import annotations
 
-__all__ = ["CheckFailed", "check_my_pairs", "check_lora_choice", "check_my_lexicon", "check_my_rubric"]
+__all__ = ["CheckFailed", "check_my_prompt", "check_my_pairs", "check_lora_choice", "check_my_lexicon",
+           "check_my_rubric", "check_my_modelfile"]
 
 
 class CheckFailed(AssertionError):
     """An exercise is not done yet; the message says what to change."""
+
+
+def check_my_prompt(prompt, prompts, tokenizer) -> None:
+    """Your own complaint: new, and what the chat template adds around it before the instruct model sees it."""
+    from .chat import render
+
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise CheckFailed("Not yet: set MY_PROMPT to a complaint of your own, in quotes, e.g. \"Mondays.\"")
+    if prompt.strip() in [p.strip() for p in prompts]:
+        raise CheckFailed("Not yet: MY_PROMPT is one of the six PROMPTS above. Write a complaint of your own.")
+    bare = len(tokenizer(prompt, add_special_tokens=False).input_ids)
+    templated = len(tokenizer(render(tokenizer, prompt), add_special_tokens=False).input_ids)
+    print(f"✅ Well done: your complaint is {bare} tokens; wrapped in the chat template the instruct model reads "
+          f"{templated} ({templated - bare} tokens of markup saying who speaks and where each turn ends). "
+          "The base model got your bare text: nothing told it a reply was expected, or where to stop.")
 
 
 def check_my_pairs(pairs, tokenizer, max_seq_length: int = 512) -> None:
@@ -106,3 +122,46 @@ def check_my_rubric(rubric, judged) -> None:
     for c in added:
         if len(ok):
             print(f"  {c}: mean {ok[c].mean():.2f} of 5, scores {sorted(ok[c].astype(int).tolist())}")
+
+
+def check_my_modelfile(path, tokenizer) -> None:
+    """Your Ollama Modelfile: the GGUF it points at, the chat template, the stop token, and your SYSTEM line."""
+    import re
+    from pathlib import Path
+
+    from .chat import end_of_turn
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckFailed(f"Not yet: no Modelfile at {path}. Run the cell above that calls sw.modelfile(...).")
+    text = path.read_text()
+    fixes = []
+    source = re.search(r"^FROM (.+)$", text, re.M)
+    gguf = (path.parent / source.group(1).strip()) if source else None
+    if gguf is None or not gguf.is_file():
+        found = source.group(0) if source else "no FROM line"
+        fixes.append(f"FROM must name the exported .gguf file beside the Modelfile (found {found})")
+    elif _magic(gguf) != b"GGUF":
+        fixes.append(f"{gguf.name} is not a GGUF file (it does not start with the GGUF magic bytes)")
+    stop = end_of_turn(tokenizer)
+    if 'TEMPLATE """' not in text or (stop and stop not in text.split('TEMPLATE """', 1)[-1].split('"""')[0]):
+        fixes.append(f"TEMPLATE must hold the chat template, closing each turn with {stop}: without it Ollama "
+                     "sends a bare prompt")
+    if f'PARAMETER stop "{stop}"' not in text:
+        fixes.append(f'add PARAMETER stop "{stop}", or the model talks on past the end of its turn')
+    system = re.search(r'^SYSTEM """(.*?)"""', text, re.M | re.S)
+    if not system or not system.group(1).strip():
+        fixes.append("give it a persona: set MY_SYSTEM to a sentence or two and pass system=MY_SYSTEM")
+    elif "..." in system.group(1):
+        fixes.append("replace the '...' in MY_SYSTEM with your own words")
+    if fixes:
+        raise CheckFailed("Not yet:\n" + "\n".join(f"  - {f}" for f in fixes))
+    print(f"✅ Well done: {path} points at {gguf.name} ({gguf.stat().st_size / 1e6:.0f} MB), keeps the chat "
+          f"template, stops at {stop}, and starts every chat with your system line "
+          f"({len(system.group(1).split())} words). With Ollama installed: "
+          f"`cd {path.parent} && ollama create stoic -f Modelfile && ollama run stoic`.")
+
+
+def _magic(path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(4)

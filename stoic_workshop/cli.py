@@ -13,6 +13,8 @@
     stoic-workshop run [--out stoic-run]   the whole workshop: data -> train -> evaluate -> export, resumable
     stoic-workshop preflight               go/no-go table for instructors, the day before and at the venue
     stoic-workshop chat PATH               talk to adapters, a merged folder or a GGUF file in the terminal
+    stoic-workshop slides [--run stoic-run] [--out slides/deck.html]
+                                           the workshop deck: figures from a run, one self-contained HTML file
 """
 
 from __future__ import annotations
@@ -79,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="talk to a trained model in the terminal (empty line or Ctrl-D ends)")
     chat.add_argument("path", help="adapter folder, merged model folder or .gguf file")
     chat.add_argument("--max-new-tokens", type=int, default=200)
+    slides = sub.add_parser("slides", help="render the workshop deck (slides/deck.md) to one self-contained HTML "
+                                           "file with Marp CLI; with --run, redraw its figures from a run first")
+    slides.add_argument("--run", default=None, help="a `stoic-workshop run` folder to redraw the figures from "
+                                                    "(default: keep the committed figures)")
+    slides.add_argument("--figures", default=None, help="folder for the figures (default: slides/figures)")
+    slides.add_argument("--out", default=None, help="HTML file to write (default: slides/deck.html)")
+    slides.add_argument("--deck", default=None, help="Markdown deck (default: slides/deck.md)")
     args = parser.parse_args(argv)
 
     if args.command == "workshop":
@@ -144,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         from .models import hardware
 
         print(hardware())
+    elif args.command == "slides":
+        return _slides(args)
     return 0
 
 
@@ -233,6 +244,25 @@ def _eval(args) -> int:
     print(summary_table.to_string(index=False))
     print(forgot.to_string(index=False))
     print(f"Report: {path}")
+    return 0
+
+
+def _slides(args) -> int:
+    from pathlib import Path
+
+    from .slides import SlidesError, render_slides, slide_figures
+
+    # Figures go where the deck looks for them: figures/ beside it, unless --figures says otherwise.
+    figures = args.figures or (Path(args.deck).parent / "figures" if args.deck else None)
+    try:
+        if args.run:
+            for name, path in slide_figures(args.run, figures).items():
+                print(f"{name}: {path}")
+        out = render_slides(args.out, deck=args.deck, figures=figures)
+    except (SlidesError, FileNotFoundError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"Deck: {out} (open it in a browser; arrow keys move, F goes full screen)")
     return 0
 
 

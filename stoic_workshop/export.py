@@ -28,7 +28,8 @@ from pathlib import Path
 
 from .chat import end_of_turn
 
-__all__ = ["merge", "to_gguf", "verify", "modelfile", "converter", "Check", "QUANTS", "LLAMA_CPP_PYTHON"]
+__all__ = ["merge", "to_gguf", "verify", "modelfile", "converter", "Check", "QUANTS", "LLAMA_CPP_PYTHON", "sizes",
+           "plot_sizes"]
 
 LLAMA_CPP_PYTHON = "0.3.36"          # the source package whose llama.cpp converter is used (= requirements-dev.txt)
 PYTHON_QUANTS = ("f16", "bf16", "q8_0")  # written by the converter itself, in pure Python
@@ -213,6 +214,7 @@ class Check:
     compared: int
     transformers_reply: str | None
     seconds: float
+    engine: str = "llama.cpp"  # what ran the file: "llama.cpp", or "transformers" where the bindings are missing
 
     @property
     def ok(self) -> bool:
@@ -221,12 +223,15 @@ class Check:
 
     def __str__(self) -> str:
         lines = [f"{self.path.name}: {self.size_mb:.1f} MB, {'OK' if self.ok else 'FAILED'} ({self.seconds:.0f} s)",
-                 f"  llama.cpp reply: {self.reply[:200]!r}",
+                 f"  {self.engine} reply: {self.reply[:200]!r}",
                  f"  stopped by: {'end of turn ' + repr(self.stop_token) if self.stop == 'stop' else self.stop}"]
         if self.agree is not None:
             lines.append(f"  first {self.compared} greedy tokens equal to the merged model's: {self.agree}")
         if self.transformers_reply is not None:
             lines.append(f"  transformers (GGUF loader) reply: {self.transformers_reply[:200]!r}")
+        if self.engine != "llama.cpp":
+            lines.append(f"  (run by {self.engine}'s GGUF loader: the llama.cpp bindings are not installed; "
+                         f"`pip install llama-cpp-python=={LLAMA_CPP_PYTHON}` runs it in llama.cpp itself)")
         return "\n".join(lines)
 
 
@@ -238,12 +243,19 @@ def verify(gguf: str | os.PathLike, prompt: str, *, merged: str | os.PathLike | 
     end at the end-of-turn token (not run to `max_tokens`). With `merged`, the first `compare_tokens` greedy
     tokens are compared with the merged transformers model on the same rendered prompt (expect all equal for
     F16, nearly all for Q8_0). With `with_transformers`, the file is also loaded by transformers' GGUF loader.
+    Without the llama.cpp bindings (a fresh Colab), the same checks run on transformers' GGUF loader instead,
+    and the result says so: a learner can still check the file before installing anything.
     """
     from .serve import load_gguf
 
-    _need_llama_cpp("Running a GGUF file needs the llama.cpp bindings")
     gguf = Path(gguf)
+    if not gguf.is_file():
+        raise FileNotFoundError(f"No GGUF file at {gguf}: export one first with to_gguf(merged_folder).")
     start = time.time()
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        return _verify_with_transformers(gguf, prompt, merged, compare_tokens, max_tokens, start)
     llm = load_gguf(gguf, n_ctx=1024, n_threads=os.cpu_count(), seed=0)
     try:
         answer = llm.create_chat_completion(messages=[{"role": "user", "content": prompt}], temperature=0.0,
@@ -260,6 +272,58 @@ def verify(gguf: str | os.PathLike, prompt: str, *, merged: str | os.PathLike | 
                  stop_token, agree, compare_tokens, tf_reply, time.time() - start)
 
 
+def _verify_with_transformers(gguf: Path, prompt: str, merged, n: int, max_tokens: int, start: float) -> Check:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    stop_token = end_of_turn(tokenizer)
+    stop_id = tokenizer.convert_tokens_to_ids(stop_token) if stop_token else tokenizer.eos_token_id
+    ids = _chat_ids(tokenizer, prompt)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_id
+    with torch.inference_mode():
+        out = model.generate(torch.tensor([ids]), max_new_tokens=max_tokens, do_sample=False, eos_token_id=stop_id,
+                             pad_token_id=pad, repetition_penalty=1.1)[0, len(ids):].tolist()
+    stopped = bool(out) and out[-1] == stop_id
+    answer = tokenizer.decode(out[:-1] if stopped else out, skip_special_tokens=True).strip()
+    agree = None
+    if merged is not None:
+        with torch.inference_mode():
+            theirs = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
+                                    pad_token_id=pad)[0, len(ids):].tolist()
+        agree = _same_prefix(_greedy(Path(merged), ids, n), theirs)
+    return Check(gguf, gguf.stat().st_size / 1e6, answer, "stop" if stopped else "length",
+                 stop_token if stopped else None, agree, n, None, time.time() - start, engine="transformers")
+
+
+def _chat_ids(tokenizer, prompt: str) -> list[int]:
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                        tokenize=True, return_dict=False)
+    return list(ids["input_ids"] if isinstance(ids, dict) else ids)
+
+
+def _greedy(merged: Path, ids: list[int], n: int) -> list[int]:
+    """The merged transformers model's first n greedy tokens after `ids`: the reference an export must match."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)
+    with torch.inference_mode():
+        return model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
+                              pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)[0, len(ids):].tolist()
+
+
+def _same_prefix(ours: list[int], theirs: list[int]) -> int:
+    same = 0
+    for a, b in zip(ours, theirs):
+        if a != b:
+            break
+        same += 1
+    return same
+
+
 def turn_end(llm) -> str | None:
     """The chat turn marker that llama.cpp treats as end of generation in this file, or None if there is none."""
     import llama_cpp.llama_cpp as lib
@@ -273,29 +337,17 @@ def turn_end(llm) -> str | None:
 
 def _agreement(llm, merged: Path, prompt: str, n: int) -> int:
     """How many of the first n greedy tokens llama.cpp and the merged transformers model share."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(merged)
-    model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                        tokenize=True, return_dict=False)
-    ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
-    with torch.inference_mode():
-        ours = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
-                              pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)[0, len(ids):].tolist()
+    ids = _chat_ids(AutoTokenizer.from_pretrained(merged), prompt)
+    ours = _greedy(merged, ids, n)
     llm.reset()
     theirs = []
     for token in llm.generate(ids, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True):
         theirs.append(token)
         if len(theirs) == len(ours):
             break
-    same = 0
-    for a, b in zip(ours, theirs):
-        if a != b:
-            break
-        same += 1
-    return same
+    return _same_prefix(ours, theirs)
 
 
 def _transformers_reply(gguf: Path, prompt: str) -> str:
@@ -365,3 +417,41 @@ def modelfile(gguf: str | os.PathLike, tokenizer, *, system: str | None = None, 
     print(f"Ollama:\n  cd {gguf.parent} && ollama create {name} -f Modelfile\n  ollama run {name} "
           "\"My train is late again.\"")
     return path
+
+
+def sizes(paths: dict):
+    """What each way of shipping the model weighs on disk, e.g. `sizes({"adapters": ..., "GGUF q8_0": ...})`.
+
+    The point of adapters is this table: a few MB to send to someone who already has the base model.
+    """
+    import pandas as pd
+
+    def megabytes(path: Path) -> float:
+        files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file() and "checkpoint" not in
+                                                 str(f.relative_to(path))]
+        return sum(f.stat().st_size for f in files) / 1e6
+
+    rows = []
+    for name, path in paths.items():
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{name}: nothing at {path}")
+        rows.append({"what": name, "path": str(path), "MB": round(megabytes(path), 1)})
+    return pd.DataFrame(rows)
+
+
+def plot_sizes(table, path=None):
+    """A bar per artefact, on a log scale: adapters are two orders of magnitude smaller than the model."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(table)))
+    bars = ax.barh(table["what"], table["MB"], color="#4c72b0")
+    ax.bar_label(bars, labels=[f"{mb:,.1f} MB" for mb in table["MB"]], padding=3)
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.set_xlabel("size on disk (MB, log scale)")
+    ax.set_xlim(right=table["MB"].max() * 8)
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=120)
+    return fig

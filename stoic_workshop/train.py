@@ -5,10 +5,14 @@ One call, `finetune(model, tokenizer, dataset, "adapters")`, runs TRL's SFTTrain
 - CUDA, the default: transformers + bitsandbytes NF4 base + PEFT LoRA (the textbook QLoRA).
 - CUDA, a model loaded with `backend="unsloth"`: 4-bit QLoRA through Unsloth (its LoRA kernels and "unsloth"
   gradient checkpointing): faster steps and less memory, after a minute of compiling; worth it for long runs.
-- CPU: plain LoRA, no 4-bit. The step is made cheap without changing what is learned: sequences no longer
+- CPU: plain LoRA, no 4-bit, the default. The step is made cheap without changing what is learned: sequences no longer
   than the data needs, batches of similar lengths, and the output layer (262k words wide for Gemma 3, the
   largest cost) applied only where a label is trained. Where the CPU has bf16 matrix instructions (AMX or
   AVX512-BF16) the frozen base weights are kept in bf16 while the adapters train in fp32, as on a GPU.
+- CPU, a model loaded with `load_model(..., cpu_4bit=True)`: real QLoRA, an NF4 base (bitsandbytes) under fp32
+  LoRA adapters, with the same cheap step. It holds a third of the memory of fp32 (SmolLM2: 186 vs 550 MB) but
+  each step costs more, since every 4-bit matrix is unpacked to fp32 in each pass, forward and backward
+  (bench/memory.py). The adapters it saves load on the full-precision base like any others.
 
 The defaults are the workshop's: LoRA r=16, alpha 16, dropout 0, lr 2e-4, 60 steps, batch 2 x accumulation 4,
 linear schedule with a short warm-up, loss on the replies only, seed 3407. Checkpoints are written every
@@ -72,7 +76,7 @@ class TrainResult:
 
     model: object = field(repr=False)
     adapter_dir: Path
-    path: str                      # "unsloth", "qlora" (transformers + bitsandbytes) or "cpu-lora"
+    path: str                      # "unsloth", "qlora" (transformers + bitsandbytes), "cpu-lora", "cpu-qlora"
     precision: str
     steps: int
     seconds: float
@@ -156,9 +160,13 @@ def _route(model) -> str:
     device = next(model.parameters()).device.type
     if backend.startswith("unsloth"):
         return "unsloth"
+    four_bit = getattr(model, "is_loaded_in_4bit", False)
     if device == "cuda":
-        return "qlora" if getattr(model, "is_loaded_in_4bit", False) else "gpu-lora"
-    return "cpu-lora"
+        return "qlora" if four_bit else "gpu-lora"
+    return "cpu-qlora" if four_bit else "cpu-lora"
+
+
+CPU_ROUTES = ("cpu-lora", "cpu-qlora")
 
 
 def cpu_has_bf16_matmul() -> bool:
@@ -341,7 +349,7 @@ def _trainer_class(route: str):
     import torch.nn.functional as F
     from trl import SFTTrainer
 
-    if route != "cpu-lora":
+    if route not in CPU_ROUTES:
         return SFTTrainer
     ChunkedCrossEntropy = _chunked_cross_entropy()
 
@@ -411,6 +419,11 @@ def _prepare(model, route: str, settings: dict):
         precision = f"4-bit NF4 base, {_gpu_dtype()} compute"
     elif route == "gpu-lora":
         precision = f"{_gpu_dtype()} base"
+    elif route == "cpu-qlora":
+        # No prepare_model_for_kbit_training: what it adds (upcasting 16-bit weights, gradient checkpointing) buys
+        # nothing on a CPU whose weights are already fp32 and whose memory is not the limit for these models.
+        torch.set_num_threads(os.cpu_count() or 1)
+        precision = f"4-bit NF4 frozen base, fp32 compute and adapters, {torch.get_num_threads()} threads"
     else:
         want = settings["cpu_dtype"]
         bf16 = want == "bfloat16" or (want == "auto" and cpu_has_bf16_matmul())
@@ -434,7 +447,7 @@ def _config(route: str, settings: dict, ckpt_dir: Path, max_seq_length: int):
 
     from .energy import TRAINER_REPORT_TO
 
-    gpu = route != "cpu-lora"
+    gpu = route not in CPU_ROUTES
     bf16 = gpu and _gpu_dtype() == "bf16"
     batch, accum = _fold(route, settings, max_seq_length)
     optim = settings["optim"] or ("adamw_8bit" if gpu and _has_bitsandbytes() else "adamw_torch")
@@ -465,7 +478,7 @@ def _fold(route: str, settings: dict, max_seq_length: int) -> tuple[int, int]:
     batch, accum = settings["batch_size"], settings["grad_accum"]
     fold = settings["fold"]
     if fold is None:
-        fold = route == "cpu-lora" or batch * accum * max_seq_length <= FOLD_TOKENS
+        fold = route in CPU_ROUTES or batch * accum * max_seq_length <= FOLD_TOKENS
     return (batch * accum, 1) if fold else (batch, accum)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 __all__ = ["NOTEBOOKS", "notebooks_dir", "run_notebook", "workshop"]
 
-NOTEBOOKS = ["01_base_vs_instruct.ipynb", "02_finetune.ipynb", "03_evaluation.ipynb"]
+NOTEBOOKS = ["01_base_vs_instruct.ipynb", "02_finetune.ipynb", "03_evaluation.ipynb", "04_deploy.ipynb"]
 
 
 def notebooks_dir() -> Path:

@@ -43,3 +43,17 @@ def test_lexicon_check_names_the_added_words_and_what_moved(capsys):
     assert "'serene'" in out and "1 of 2 answers scored higher; mean Stoic score 6.25 -> 12.50" in out
     sw.check_my_lexicon(sw.add_words("serenity", "ataraxia"), scored)
     assert "No answer uses your words" in capsys.readouterr().out
+
+
+def test_prompt_check_counts_the_template_around_your_complaint(smol, capsys):
+    prompts = ["My train is late.", "It rains."]
+    for wrong, why in [("", "set MY_PROMPT"), (None, "set MY_PROMPT"),
+                       ("  My train is late. ", "one of the six PROMPTS")]:
+        with pytest.raises(sw.CheckFailed, match=why):
+            sw.check_my_prompt(wrong, prompts, smol[1])
+    sw.check_my_prompt("Mondays.", prompts, smol[1])
+    out = capsys.readouterr().out
+    bare = len(smol[1]("Mondays.", add_special_tokens=False).input_ids)
+    assert f"your complaint is {bare} tokens" in out
+    templated = int(out.split("instruct model reads ")[1].split()[0])
+    assert templated > bare + 4  # the system turn, the role markers and the end-of-turn tokens

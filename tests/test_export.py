@@ -220,3 +220,40 @@ def test_merge_without_a_named_base_says_so(tiny_gemma3, tmp_path):
         tmp_path / "adapters")
     with pytest.raises(ValueError, match="names no base model"):
         sw.merge(tmp_path / "adapters", tmp_path / "merged")
+
+
+def test_without_llama_cpp_the_checks_run_on_transformers_gguf_loader(merged, q8, monkeypatch):
+    """A fresh Colab has no llama.cpp bindings: the same checks still run, and the result says what ran them."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # `import llama_cpp` now raises ImportError
+    check = sw.verify(q8, PROMPT, merged=merged)
+    print(check)
+    assert check.engine == "transformers" and "pip install llama-cpp-python" in str(check)
+    assert check.reply.strip() and "<|im_end|>" not in check.reply
+    assert check.stop == "stop" and check.stop_token == "<|im_end|>"
+    assert check.agree >= 3 and check.ok
+
+
+def test_sizes_shows_adapters_are_a_small_fraction_of_the_export(adapters, merged, q8):
+    table = sw.sizes({"adapters": adapters[0], "merged": merged, "GGUF q8_0": q8})
+    mb = dict(zip(table["what"], table["MB"]))
+    assert mb["GGUF q8_0"] == round(q8.stat().st_size / 1e6, 1)
+    assert mb["adapters"] < mb["GGUF q8_0"] < mb["merged"]
+    assert len(sw.plot_sizes(table).axes[0].patches) == 3
+    with pytest.raises(FileNotFoundError, match="merged: nothing at"):
+        sw.sizes({"merged": merged / "nowhere"})
+
+
+def test_modelfile_check_says_what_to_fix(smol, q8, tmp_path):
+    gguf = tmp_path / q8.name
+    gguf.symlink_to(q8)
+    with pytest.raises(sw.CheckFailed, match="no Modelfile"):
+        sw.check_my_modelfile(tmp_path / "Modelfile", smol[1])
+    path = sw.modelfile(gguf, smol[1])
+    with pytest.raises(sw.CheckFailed, match="give it a persona"):
+        sw.check_my_modelfile(path, smol[1])
+    path.write_text(path.read_text().replace('PARAMETER stop "<|im_end|>"\n', "") + 'SYSTEM """You are ..."""\n')
+    with pytest.raises(sw.CheckFailed, match=r'(?s)add PARAMETER stop "<\|im_end\|>".*replace the \'\.\.\.\''):
+        sw.check_my_modelfile(path, smol[1])
+    sw.check_my_modelfile(sw.modelfile(gguf, smol[1], system="You are Seneca."), smol[1])

@@ -1,5 +1,6 @@
 """The course notebooks, run the way a user runs them: through the main job command, on the offline models."""
 
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -59,9 +60,14 @@ def test_committed_notebook_is_clean_and_has_colab_badge(path):
         nb.cells[0].source
 
 
+# Executed copies are kept here (git-ignored): CI keeps them as artifacts, to open and read after a run.
+ARTIFACTS = ROOT / "runs" / "ci-notebooks"
+
+
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs")
+def executed():
+    out = ARTIFACTS / "first-run"
+    shutil.rmtree(out, ignore_errors=True)
     run = subprocess.run([sys.executable, "-m", "stoic_workshop.cli", "workshop", "--out", str(out)],
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -124,6 +130,7 @@ def test_both_models_answer_every_prompt_side_by_side(executed):
         assert "<|im_" not in instruct and "<end_of_turn>" not in instruct  # stopped at end of turn
     # The base model was given raw text and the instruct model its chat template:
     printed = _printed(nb)
+    assert "✅ Well done: your complaint is" in printed  # the exercise's check cell passed
     assert "<|im_start|>user\nI've been stuck in traffic" in printed
     assert "Models: base=gemma-3-270m, instruct=smollm2-135m-instruct" in printed
 
@@ -177,3 +184,43 @@ def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(execute
     assert [row[1] for row in forgetting[1:]] == ["before", "fine-tuned"]
     assert forgetting[1][3] == "0.0"
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_deploy_notebook_merges_exports_runs_and_writes_a_modelfile(executed):
+    nb = nbformat.read(executed / "04_deploy.ipynb", as_version=4)
+    printed = _printed(nb)
+    folder = ROOT / "notebooks" / "deploy"
+    gguf = folder / "stoic-q8_0.gguf"
+    with open(gguf, "rb") as f:
+        assert f.read(4) == b"GGUF"
+    assert (folder / "merged" / "config.json").is_file()
+    check = next(line for line in printed.splitlines() if line.startswith("stoic-q8_0.gguf:"))
+    assert ", OK (" in check
+    assert "stopped by: end of turn '<|im_end|>'" in printed
+    agree = int(printed.split("first 8 greedy tokens equal to the merged model's: ")[1].split()[0])
+    assert agree >= 1  # measured 8 of 8 for Q8_0; any drift from the merged model shows here
+    sizes = next(t for t in _tables(nb) if t[0][1:] == ["what", "path", "MB"])
+    mb = {row[1]: float(row[3]) for row in sizes[1:]}
+    assert mb["adapters"] < mb["GGUF q8_0"] < mb["merged (16-bit)"]
+    modelfile = (folder / "Modelfile").read_text()
+    assert modelfile.startswith("FROM ./stoic-q8_0.gguf") and 'SYSTEM """You are a Stoic teacher' in modelfile
+    assert "✅ Well done: deploy/Modelfile points at stoic-q8_0.gguf" in printed  # the exercise's check
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_running_the_course_again_continues_from_what_is_on_disk(executed):
+    """A learner runs notebooks 2-4 a second time (or after a restart): they work, and nothing is redone that a
+    first run already finished: answers and verdicts are reused, not generated or judged again."""
+    from stoic_workshop.workshop import run_notebook
+
+    folder = ROOT / "notebooks" / "eval"
+    answers = (folder / "answers.csv").read_text()
+    verdicts = {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.jsonl")}
+    again = ARTIFACTS / "second-run"
+    shutil.rmtree(again, ignore_errors=True)
+    for name in ("02_finetune.ipynb", "03_evaluation.ipynb", "04_deploy.ipynb"):
+        run_notebook(ROOT / "notebooks" / name, again)  # raises, naming the cell, if any cell fails
+    nb = nbformat.read(again / "03_evaluation.ipynb", as_version=4)
+    assert "generating them again" not in _printed(nb)  # the same seed trained the same adapters
+    assert (folder / "answers.csv").read_text() == answers
+    assert {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.jsonl")} == verdicts

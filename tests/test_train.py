@@ -179,3 +179,28 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_ends_at_the_same_step(tiny
     record = json.loads((out / "training.json").read_text())
     assert record["steps"] == 40
     assert [step for step, _ in record["losses"]] == list(range(1, 41))  # each step logged once, none lost
+
+
+def test_cpu_qlora_trains_a_4bit_base_whose_adapters_load_on_the_full_precision_base(tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model, tok = sw.load_model("smollm2-135m-instruct", cpu_4bit=True, verbose=False)
+    assert model.load_report.four_bit and getattr(model, "is_loaded_in_4bit", False)
+    data = sw.make_dataset(n=4)  # 4 steps of 2 rows: each row seen twice (a 4-bit CPU step is the slow one)
+    result = sw.finetune(model, tok, data, tmp_path / "qlora", max_steps=4, learning_rate=1e-3, warmup_steps=0,
+                         batch_size=2, grad_accum=1, energy=False, progress=False)
+    assert result.path == "cpu-qlora" and "4-bit NF4" in result.precision
+    after = reply_loss(result.model, tok, data)
+    with result.model.disable_adapter():
+        before = reply_loss(result.model, tok, data)
+    print(result, f"\n4-bit base, reply loss on the training rows: {before:.3f} -> {after:.3f}")
+    assert after < before - 0.2
+
+    # The same adapters on the fp32 base (no 4-bit anywhere): they must load and carry the learning across.
+    base = AutoModelForCausalLM.from_pretrained(sw.model_folder("smollm2-135m-instruct"), dtype=torch.float32)
+    plain = reply_loss(base, tok, data)
+    tuned = PeftModel.from_pretrained(base, str(tmp_path / "qlora")).eval()
+    carried = reply_loss(tuned, tok, data)
+    print(f"fp32 base, reply loss: {plain:.3f} -> {carried:.3f} with the adapters trained on NF4")
+    assert carried < plain - 0.2

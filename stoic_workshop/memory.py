@@ -1,0 +1,662 @@
+"""Step 1, choosing the model: what fits where, from the model's shape alone, and checked against measurement.
+
+The slides' arithmetic as a tool: `estimate_memory("gemma-2-2b", "qlora")` adds up the bytes of the base weights
+(16-bit, fp32 or NF4), the LoRA adapters, their gradients and optimizer states, the activations kept for the
+backward pass (with and without gradient checkpointing), the loss over the vocabulary, and the framework itself,
+then says whether that fits a free Colab T4, an 8 or 16 GB laptop, or an H100. Parameter counts come from the
+config (the model is built on PyTorch's "meta" device: shapes, no weights), so it works for models that are not
+downloaded. `measure_load` and `measure_training` run the same cases for real in a fresh process, and
+bench/memory.py and tests/test_memory.py hold the estimate to within 20% of each measurement.
+
+Units: GB = 1e9 bytes throughout (GPU tools often print GiB = 2**30 bytes, 7% more per unit).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["estimate_memory", "Estimate", "memory_table", "plot_memory", "measure_load", "measure_training",
+           "nf4_error", "NF4Report", "MACHINES", "CPU_FRAMEWORK_GB"]
+
+GB = 1e9
+METHODS = ("full", "lora", "qlora")
+
+# Resident memory of a fresh Python process that has imported torch, transformers, peft, trl, datasets and
+# bitsandbytes, and holds no model (measured on the 2-core CI machine, torch 2.13 CPU, transformers 5.24:
+# 0.54 GB; `python -m stoic_workshop.memory --framework` prints it again). On a CPU every training run pays it.
+CPU_FRAMEWORK_GB = 0.54
+# A fast (Rust) tokenizer held in memory, per vocabulary entry: Gemma 3's 262,144 entries took 275 MB resident
+# (1,050 bytes each; SmolLM2's 49,152 took 16 MB, so this errs high for small vocabularies). CPU RAM only.
+TOKENIZER_BYTES_PER_TOKEN = 1050
+# On a GPU the CUDA context (kernels, cuBLAS workspaces) is held outside PyTorch's allocator: ~0.5 GB on a T4 or
+# an H100 with torch 2.x. It is added for the verdicts, and left out when comparing with torch's peak allocated.
+CUDA_CONTEXT_GB = 0.5
+
+# Where a learner might train. Laptops keep ~3 GB for the system and a browser; the GPUs give all but the context.
+MACHINES = {
+    "Colab T4 (15 GB)": ("gpu", 15.0),
+    "laptop 8 GB (CPU)": ("cpu", 8.0 - 3.0),
+    "laptop 16 GB (CPU)": ("cpu", 16.0 - 3.0),
+    "H100 (80 GB)": ("gpu", 80.0),
+}
+
+# Configs of the Hub presets, so the estimate works offline. Gemma 2 2B is transformers' Gemma2Config defaults.
+_HUB_CONFIGS = {
+    "gemma-2-2b": ("Gemma2Config", {}),
+    "gemma-2-2b-it": ("Gemma2Config", {}),
+    "gemma-2-2b-4bit": ("Gemma2Config", {}),
+    "gemma-2-2b-it-4bit": ("Gemma2Config", {}),
+    "gemma-3-270m-it": ("Gemma3TextConfig", {
+        "vocab_size": 262144, "hidden_size": 640, "intermediate_size": 2048, "num_hidden_layers": 18,
+        "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256, "sliding_window": 512,
+        "max_position_embeddings": 32768, "tie_word_embeddings": True}),
+}
+_HUB_IDS = {"google/gemma-2-2b": "gemma-2-2b", "google/gemma-2-2b-it": "gemma-2-2b-it",
+            "unsloth/gemma-2-2b": "gemma-2-2b", "unsloth/gemma-2-2b-it": "gemma-2-2b-it",
+            "unsloth/gemma-2-2b-bnb-4bit": "gemma-2-2b", "unsloth/gemma-2-2b-it-bnb-4bit": "gemma-2-2b-it",
+            "google/gemma-3-270m-it": "gemma-3-270m-it", "unsloth/gemma-3-270m-it": "gemma-3-270m-it"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The model's shape, from its config
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the arithmetic needs, read off a model built on the meta device (no memory, no weights)."""
+
+    name: str
+    parameters: int          # distinct parameters (a tied output layer counted once)
+    linear: dict             # layer name -> (in_features, out_features), output layer excluded
+    head: int                # output-layer parameters when not tied to the embedding, else 0
+    vocab: int
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    q_dim: int               # attention heads x head_dim
+    kv_dim: int              # key/value heads x head_dim
+    norms: int               # normalisation layers per decoder layer of width `hidden`
+    qk_norm: bool            # Gemma 3 normalises queries and keys per head too
+    softcap: bool            # Gemma 2 squashes its logits with tanh: one more copy of them in the loss
+    eager: bool              # attention probabilities stored (eager attention), not fused (sdpa)
+
+    def lora(self, r: int, targets) -> int:
+        """LoRA parameters: A is r x in, B is out x r, for every linear layer whose last name is a target."""
+        return sum(r * (i + o) for n, (i, o) in self.linear.items() if self._hit(n, targets))
+
+    def targeted(self, targets) -> list[str]:
+        return [n for n in self.linear if self._hit(n, targets)]
+
+    @staticmethod
+    def _hit(name: str, targets) -> bool:
+        return targets == "all-linear" or name.rsplit(".", 1)[-1] in targets
+
+    @property
+    def quantized(self) -> int:
+        """Parameters bitsandbytes turns to NF4: every linear layer but the output layer (transformers keeps it)."""
+        return sum(i * o for i, o in self.linear.values())
+
+
+def _config(source):
+    """A transformers config from a model, a config, a preset name, a local folder or a Hub id."""
+    from transformers import AutoConfig, PretrainedConfig
+
+    if isinstance(source, PretrainedConfig):
+        return source, getattr(source, "_name_or_path", "") or source.model_type
+    if hasattr(source, "config") and isinstance(source.config, PretrainedConfig):
+        return source.config, getattr(getattr(source, "load_report", None), "name", None) or source.config.model_type
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"estimate_memory needs a model, a config, a preset name, a folder or a Hub id; "
+                        f"got {type(source).__name__}")
+    name = str(source)
+    from .models import PRESETS
+
+    key = _HUB_IDS.get(name, name)
+    if key in _HUB_CONFIGS:
+        import transformers
+
+        cls, kwargs = _HUB_CONFIGS[key]
+        return getattr(transformers, cls)(**kwargs), name
+    if key in PRESETS and PRESETS[key].offline:
+        from .models import cache_dir, model_folder
+
+        folder = cache_dir() / "models" / key  # converted already: only config.json is read, no checksums
+        return AutoConfig.from_pretrained(folder if (folder / "config.json").exists() else model_folder(key)), name
+    if Path(name).expanduser().is_dir() or "/" in name:
+        try:
+            return AutoConfig.from_pretrained(str(Path(name).expanduser()) if Path(name).expanduser().is_dir()
+                                              else name), name
+        except OSError as err:
+            raise OSError(f"No config for {name!r} ({err.__class__.__name__}): offline? The estimate needs only "
+                          f"config.json; pass a transformers config, or one of the presets {', '.join(PRESETS)}."
+                          ) from err
+    from .models import _preset
+
+    _preset(name)  # raises with the close matches and the known presets
+    raise ValueError(f"{name!r} has no config shipped for offline use")
+
+
+def model_shape(source) -> Shape:
+    """The shape of `source` (anything `estimate_memory` takes), read from a model built on the meta device."""
+    if isinstance(source, (str, os.PathLike)):
+        return _named_shape(str(source))
+    return _shape(source)
+
+
+@functools.lru_cache(maxsize=32)
+def _named_shape(name: str) -> Shape:
+    return _shape(name)
+
+
+def _shape(source) -> Shape:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config, name = _config(source)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    text = config.get_text_config()
+    head = model.get_output_embeddings()
+    tied = head is None or head.weight is model.get_input_embeddings().weight
+    linear = {n: (m.in_features, m.out_features) for n, m in model.named_modules()
+              if isinstance(m, torch.nn.Linear) and m is not head}
+    layer = model.model.layers[0]
+    norms = [m for n, m in layer.named_modules() if "norm" in type(m).__name__.lower()]
+    width = [m for m in norms if getattr(m, "weight", None) is not None and m.weight.numel() == text.hidden_size]
+    heads, kv = text.num_attention_heads, getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // heads
+    return Shape(name=name, parameters=sum(p.numel() for p in model.parameters()), linear=linear,
+                 head=0 if tied else head.weight.numel(), vocab=text.vocab_size, hidden=text.hidden_size,
+                 intermediate=text.intermediate_size, layers=text.num_hidden_layers, heads=heads,
+                 q_dim=heads * head_dim, kv_dim=kv * head_dim, norms=len(width), qk_norm=len(norms) > len(width),
+                 softcap=bool(getattr(text, "final_logit_softcapping", None)),
+                 eager=getattr(config, "_attn_implementation", None) == "eager")
+
+
+# ---------------------------------------------------------------------------------------------
+# The estimate
+
+
+@dataclass
+class Estimate:
+    """Bytes by part for one (model, method, device, batch), and a verdict per machine.
+
+    `str()` is a short report; `.parts` holds the bytes; `.total` their sum; `.fits` machine -> (GB, verdict).
+    """
+
+    model: str
+    method: str
+    device: str
+    route: str
+    seq_len: int
+    batch_size: int
+    parameters: int
+    trainable: int
+    gradient_checkpointing: bool
+    parts: dict                        # name -> bytes, in the order a stacked bar draws them
+    other_activations: float           # activations with checkpointing switched the other way
+    fits: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return sum(self.parts.values())
+
+    @property
+    def allocated(self) -> float:
+        """What PyTorch's own allocator holds (torch.cuda.max_memory_allocated): the total less the framework."""
+        return self.total - self.parts["framework"]
+
+    def __str__(self) -> str:
+        gc = "on" if self.gradient_checkpointing else "off"
+        lines = [f"{self.model}, {self.method} on {self.device} ({self.route}), {self.batch_size} x {self.seq_len} "
+                 f"tokens: {self.total / GB:.2f} GB. Trainable {self.trainable / 1e6:,.1f} M of "
+                 f"{self.parameters / 1e6:,.0f} M parameters ({self.trainable / self.parameters:.2%})."]
+        lines += [f"  {name:<17} {size / GB:7.3f} GB" for name, size in self.parts.items()]
+        lines.append(f"  (activations with gradient checkpointing {'off' if self.gradient_checkpointing else 'on'}: "
+                     f"{self.other_activations / GB:.3f} GB; it is {gc} here)")
+        lines += [f"  {m:<20} {v}" for m, (_, v) in self.fits.items()]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + str(self) + "</pre>"
+
+
+def _dtype_bytes(device: str, dtype: str | None) -> int:
+    dtype = dtype or ("float32" if device == "cpu" else "bfloat16")
+    sizes = {"float32": 4, "fp32": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2}
+    if dtype not in sizes:
+        raise ValueError(f"dtype must be one of {sorted(sizes)}, got {dtype!r}")
+    return sizes[dtype]
+
+
+def _activations(s: Shape, tokens: int, seq_len: int, width: int, checkpointing: bool) -> float:
+    """Bytes of what the forward pass keeps for the backward pass, for `tokens` tokens.
+
+    Per decoder layer and token, autograd keeps (counted from the Llama/Gemma blocks in transformers):
+    - each `hidden`-wide norm: its input and its normalised output (2 x hidden each);
+    - attention: the queries and keys after RoPE and the values (q + 2 kv), the attention output and its
+      contiguous copy that enters o_proj (2 q); Gemma 3's per-head query/key norms add their inputs (q + kv);
+      eager attention also keeps the probabilities (heads x tokens per token), sdpa does not;
+    - gated MLP: gate and up outputs, the activation and the product that enters down_proj (4 x intermediate).
+    The frozen linear layers keep nothing extra: their inputs are already in the list (LoRA needs them too).
+    With gradient checkpointing only each layer's input is kept, and one layer is rebuilt at a time.
+    """
+    per_layer = s.norms * 2 * s.hidden + 3 * s.q_dim + 2 * s.kv_dim + 4 * s.intermediate
+    if s.qk_norm:
+        per_layer += s.q_dim + s.kv_dim
+    layer = tokens * per_layer * width
+    if s.eager:
+        layer += tokens * s.heads * seq_len * width * 2  # probabilities before and after softmax
+    if checkpointing:
+        return s.layers * tokens * s.hidden * width + layer
+    return s.layers * layer
+
+
+def _loss(s: Shape, tokens: int, route: str, compute: int) -> float:
+    """Bytes of the vocabulary-wide logits while the loss is formed.
+
+    On the CPU routes the output layer runs 256 rows at a time (train.ChunkedCrossEntropy): one fp32 block of
+    256 x vocab. Elsewhere transformers forms all logits: the head's output in the compute dtype, Gemma 2's tanh
+    soft-cap one more, then an fp32 copy and its fp32 log-softmax (the peak, before the first is freed).
+    """
+    if route.startswith("cpu"):
+        return min(tokens, 256) * s.vocab * 4
+    per = compute + 4 + 4 + (compute if s.softcap else 0)
+    return tokens * s.vocab * per
+
+
+def _route(method: str, device: str) -> str:
+    if device == "cpu":
+        return {"full": "cpu-full", "lora": "cpu-lora", "qlora": "cpu-qlora"}[method]
+    return {"full": "gpu-full", "lora": "gpu-lora", "qlora": "qlora"}[method]
+
+
+def estimate_memory(model="gemma-2-2b", method: str = "qlora", *, device: str = "gpu", seq_len: int = 512,
+                    batch_size: int = 2, lora_r: int = 16, target_modules=None, optimizer: str | None = None,
+                    gradient_checkpointing: bool | None = None, dtype: str | None = None,
+                    machines: bool = True) -> Estimate:
+    """Memory to fine-tune `model` with `method` ("full", "lora" or "qlora"), part by part, and where it fits.
+
+    `model`: a preset name, a loaded model, a transformers config, a local folder or a Hub id (only its config is
+    read). `device`: "gpu" (16-bit compute, as on a T4 or H100) or "cpu" (fp32 compute, as this package trains on a
+    CPU). The defaults are the workshop's and this package's routes: LoRA r=16 on the seven projections; AdamW
+    8-bit on a GPU, AdamW on a CPU; gradient checkpointing only for QLoRA on a GPU; on a GPU, QLoRA's weights that
+    stay unquantized (embeddings, norms) are upcast to fp32 by PEFT's prepare_model_for_kbit_training.
+    `batch_size` is the sequences in one forward pass (on a CPU `finetune` folds batch x accumulation into one).
+
+    Example: `print(sw.estimate_memory("gemma-2-2b", "qlora"))`
+    """
+    from .train import PROJECTIONS
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if device not in ("gpu", "cpu"):
+        raise ValueError(f"device must be 'gpu' or 'cpu', got {device!r}")
+    for name, value in (("seq_len", seq_len), ("batch_size", batch_size), ("lora_r", lora_r)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    targets = "all-linear" if target_modules == "all-linear" else list(target_modules or PROJECTIONS)
+    s = model if isinstance(model, Shape) else model_shape(model)
+    if method != "full" and not s.targeted(targets):
+        names = sorted({n.rsplit(".", 1)[-1] for n in s.linear})
+        raise ValueError(f"target_modules {targets} match no linear layer of {s.name}; its layers are {names}")
+    route = _route(method, device)
+    width = _dtype_bytes(device, dtype)             # weights and activations in the compute dtype
+    optimizer = optimizer or ("adamw_8bit" if device == "gpu" else "adamw")
+    states = {"adamw": None, "adamw_torch": None, "adamw_8bit": 2, "paged_adamw_8bit": 2, "sgd": 0}
+    if optimizer not in states:
+        raise ValueError(f"optimizer must be one of {sorted(states)}, got {optimizer!r}")
+    checkpointing = (route == "qlora") if gradient_checkpointing is None else gradient_checkpointing
+    tokens = seq_len * batch_size
+    notes = []
+
+    if method == "qlora":
+        # NF4: half a byte per weight plus one scale per block of 64. bitsandbytes on a GPU double-quantises the
+        # scales (1 byte per block + an fp32 per 256 blocks); bitsandbytes 0.50 on a CPU keeps them in bf16.
+        scale = (1 + 4 / 256) / 64 if device == "gpu" else 2 / 64
+        rest = s.parameters - s.quantized
+        rest_width = 4 if device == "gpu" else width  # PEFT upcasts what stays unquantized to fp32 on a GPU
+        base = s.quantized * (0.5 + scale) + rest * rest_width
+        if device == "gpu" and not s.head:
+            base += s.vocab * s.hidden * width  # the tied fp32 output layer, cast to 16-bit by autocast per step
+            notes.append("the embedding stays unquantized and PEFT upcasts it to fp32; autocast adds a 16-bit "
+                         "copy for the output layer")
+        trainable = s.lora(lora_r, targets)
+    else:
+        base = s.parameters * width
+        trainable = s.parameters if method == "full" else s.lora(lora_r, targets)
+    adapter = 0 if method == "full" else trainable * 4           # PEFT keeps adapters in fp32
+    train_width = width if method == "full" else 4
+    grads = trainable * train_width
+    per_state = states[optimizer]
+    optim = trainable * (2 * train_width if per_state is None else per_state)  # AdamW: two moments per parameter
+    acts = _activations(s, tokens, seq_len, width, checkpointing)
+    other = _activations(s, tokens, seq_len, width, not checkpointing)
+    if checkpointing and route == "qlora":
+        acts += s.layers * tokens * s.hidden * (4 - width)  # layer inputs are fp32: the residual follows the embedding
+    parts = {"base weights": base, "adapter weights": adapter, "gradients": grads, "optimizer states": optim,
+             "activations": acts, "logits + loss": _loss(s, tokens, route, width),
+             "framework": CPU_FRAMEWORK_GB * GB if device == "cpu" else CUDA_CONTEXT_GB * GB}
+    if device == "cpu":  # on a GPU the tokenizer sits in the host's memory, not the card's
+        parts["framework"] += s.vocab * TOKENIZER_BYTES_PER_TOKEN
+    est = Estimate(model=s.name, method=method, device=device, route=route, seq_len=seq_len, batch_size=batch_size,
+                   parameters=s.parameters, trainable=trainable, gradient_checkpointing=checkpointing, parts=parts,
+                   other_activations=other, notes=notes)
+    if machines:
+        est.fits = {m: _verdict(s, method, kind, room, device, est, locals_=dict(
+            seq_len=seq_len, batch_size=batch_size, lora_r=lora_r, target_modules=targets,
+            gradient_checkpointing=gradient_checkpointing)) for m, (kind, room) in MACHINES.items()}
+    return est
+
+
+def _verdict(s: Shape, method, kind, room, device, est, locals_) -> tuple[float, str]:
+    there = est if kind == device else estimate_memory(s, method, device=kind, machines=False, **locals_)
+    need = there.total / GB
+    if need > room:
+        return need, f"does not fit: needs {need:.1f} GB of {room:.0f} GB"
+    tight = " (tight)" if need > 0.8 * room else ""
+    return need, f"fits{tight}: {need:.1f} GB of {room:.0f} GB"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables and charts for the notebook
+
+
+def memory_table(models=("gemma-2-2b", "gemma-3-270m", "smollm2-135m-instruct"), methods=METHODS, **kwargs):
+    """One row per (model, method): GB per part and the verdict per machine, as a DataFrame.
+
+    Example: `sw.memory_table(["gemma-2-2b", "smollm2-135m-instruct"])`
+    """
+    import pandas as pd
+
+    rows = []
+    for m in models:
+        shape = m if isinstance(m, Shape) else model_shape(m)
+        for method in methods:
+            e = estimate_memory(shape, method, **kwargs)
+            row = {"model": e.model, "method": method, "trainable": f"{e.trainable / e.parameters:.2%}"}
+            row.update({k: round(v / GB, 2) for k, v in e.parts.items()})
+            row[f"total GB ({e.device})"] = round(e.total / GB, 2)
+            row.update({k: v.split(":")[0] for k, (_, v) in e.fits.items()})
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["model", "method"])
+
+
+def plot_memory(models=("gemma-2-2b", "gemma-3-270m", "smollm2-135m-instruct"), methods=METHODS, *,
+                machine: str = "Colab T4 (15 GB)", path=None, **kwargs):
+    """Stacked bars of the estimate per part, full vs LoRA vs QLoRA, one panel per model, with `machine`'s line."""
+    import matplotlib.pyplot as plt
+
+    kind, room = MACHINES[machine]
+    kwargs.setdefault("device", kind)
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
+    colors = plt.get_cmap("tab10").colors
+    for ax, m in zip(axes[0], models):
+        shape = m if isinstance(m, Shape) else model_shape(m)
+        ests = [estimate_memory(shape, method, machines=False, **kwargs) for method in methods]
+        bottom = [0.0] * len(ests)
+        for i, part in enumerate(ests[0].parts):
+            values = [e.parts[part] / GB for e in ests]
+            ax.bar(methods, values, bottom=bottom, color=colors[i % 10], label=part)
+            bottom = [b + v for b, v in zip(bottom, values)]
+        top = max(bottom)
+        if room <= 1.3 * top:
+            ax.axhline(room, color="crimson", ls="--", lw=1.5)
+            ax.text(len(methods) - 0.5, room, f" {machine}", color="crimson", va="bottom", ha="right", fontsize=8)
+        else:
+            ax.set_title(f"({machine}: {room:.0f} GB, far above)", fontsize=8, loc="right", color="crimson")
+        for x, total in enumerate(bottom):
+            ax.text(x, total, f"{total:.1f}", ha="center", va="bottom", fontsize=8)
+        ax.set(title=shape.name, ylabel=f"GB ({kwargs['device']}, batch {ests[0].batch_size} x {ests[0].seq_len})")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurement, each case in a fresh process so that none inherits another's memory
+
+
+def _status(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{key} not in /proc/self/status: these measurements need Linux")
+
+
+def _trim() -> None:
+    """Give freed heap back to the system, so that resident memory counts only what is held."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+
+
+def _import_framework() -> None:
+    import bitsandbytes  # noqa: F401
+    import datasets  # noqa: F401
+    import peft  # noqa: F401
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+    import trl  # noqa: F401
+
+
+def _worker(case: dict) -> dict:
+    """Runs in the fresh process: one load (and optionally a short training run), resident memory throughout.
+
+    "resident": what the model adds once each weight was touched (a memory-mapped model counts only pages used),
+    measured with its tokenizer already loaded so that it counts the model alone. "peak": the highest resident
+    memory of the whole process during training, reset after loading.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _import_framework()
+    import stoic_workshop as sw
+    from stoic_workshop.chat import prepare_tokenizer
+    from stoic_workshop.models import PRESETS
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    _trim()
+    framework = _status("VmRSS")
+    if case["kind"] == "framework":
+        return {"framework": framework}
+    folder = sw.model_folder(case["model"])
+    tok = AutoTokenizer.from_pretrained(folder)
+    _trim()
+    before = _status("VmRSS")
+    if case["dtype"] == "nf4":  # the package's own 4-bit CPU route; its second tokenizer is dropped at once
+        model = sw.load_model(case["model"], cpu_4bit=True, verbose=False)[0]
+    else:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, case["dtype"]))
+    with torch.no_grad():  # touch every weight, as a first forward pass does
+        model(input_ids=torch.tensor([[1, 2, 3, 4]]))
+    _trim()
+    out = {"framework": framework, "tokenizer": before - framework, "resident": _status("VmRSS") - before}
+    if case["kind"] == "load":
+        return out
+    prepare_tokenizer(tok, model, family=PRESETS[case["model"]].family)
+    rows = _synthetic_rows(tok, case["seq_len"], case["batch_size"] * case["steps"])
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak: loading is measured above, training here
+    result = sw.finetune(model, tok, rows, case["out"], max_steps=case["steps"], batch_size=case["batch_size"],
+                         grad_accum=1, save_steps=10_000, energy=False, progress=False, learning_rate=1e-3,
+                         warmup_steps=0)
+    return {**out, "peak": _status("VmHWM"), "steps": result.step_seconds, "losses": [x for _, x in result.losses],
+            "route": result.path}
+
+
+def _synthetic_rows(tok, length: int, n: int) -> list[dict]:
+    """Rows of exactly `length` tokens, the last three quarters trained (memory does not depend on the words)."""
+    import random
+
+    rng = random.Random(0)
+    bos = tok("x").input_ids[:1] if tok.bos_token_id is not None and tok("x").input_ids[0] == tok.bos_token_id \
+        else []  # as the tokenizer itself would start a row
+    rows = []
+    for _ in range(n):
+        ids = bos + [rng.randrange(1000, min(len(tok), 30_000)) for _ in range(length - len(bos))]
+        labels = [-100] * (length // 4) + ids[length // 4:]
+        rows.append({"input_ids": ids, "attention_mask": [1] * length, "labels": labels})
+    return rows
+
+
+def _run(case: dict, timeout: float = 600) -> dict:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [sys.executable, "-m", "stoic_workshop.memory", "--worker", json.dumps(case)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"measuring {case} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_load(model: str, dtype: str) -> dict:
+    """Resident bytes a packaged model adds to a fresh process, loaded in "float32", "bfloat16" or "nf4".
+
+    The delta over the same process with the framework imported, after every weight was touched once (a model
+    read from a memory-mapped file counts only the pages used). Example: `measure_load("gemma-3-270m", "nf4")`
+    """
+    if dtype not in ("float32", "bfloat16", "nf4"):
+        raise ValueError(f"dtype must be 'float32', 'bfloat16' or 'nf4', got {dtype!r}")
+    return _run({"kind": "load", "model": model, "dtype": dtype})
+
+
+def measure_training(model: str, method: str = "lora", *, seq_len: int = 128, batch_size: int = 2,
+                     steps: int = 2, out: str | None = None) -> dict:
+    """Peak resident bytes of a short CPU fine-tune (`method` "lora" or "qlora") in a fresh process.
+
+    The peak covers training only (reset after loading), framework and model included: what the machine must hold.
+    Returns {"peak", "resident" (the model after loading, as `measure_load`), "framework", "tokenizer",
+    "steps" (seconds each), "losses", "route"}.
+    """
+    import tempfile
+
+    if method not in ("lora", "qlora"):
+        raise ValueError(f"method must be 'lora' or 'qlora' (full fine-tuning is not a route of finetune), "
+                         f"got {method!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        return _run({"kind": "train", "model": model, "method": method, "seq_len": seq_len,
+                     "dtype": "nf4" if method == "qlora" else "float32",
+                     "batch_size": batch_size, "steps": steps, "out": out or tmp})
+
+
+# ---------------------------------------------------------------------------------------------
+# NF4 made visible
+
+
+@dataclass
+class NF4Report:
+    """One weight matrix through NF4 and back, and what 4-bit does to perplexity. `.plot()` draws the errors."""
+
+    model: str
+    layer: str
+    shape: tuple
+    errors: object = field(repr=False)      # (quantised - original) per weight, a flat float tensor
+    weights: object = field(repr=False)
+    relative_rms: float                      # RMS error / RMS weight
+    max_abs: float
+    bits_per_weight: float
+    perplexity: dict                         # "full precision" / "4-bit NF4" -> perplexity, if measured
+
+    def __str__(self) -> str:
+        lines = [f"{self.model} {self.layer} {tuple(self.shape)}: NF4 stores {self.bits_per_weight:.2f} bits per "
+                 f"weight (32 in fp32); error RMS {self.relative_rms:.1%} of the weights' RMS, worst "
+                 f"{self.max_abs:.4f} (weights span {float(self.weights.min()):.3f} .. "
+                 f"{float(self.weights.max()):.3f})."]
+        if self.perplexity:
+            full, four = self.perplexity["full precision"], self.perplexity["4-bit NF4"]
+            lines.append(f"Perplexity on held-out English: {full:.2f} full precision -> {four:.2f} with every linear "
+                         f"layer in NF4 ({four / full - 1:+.1%}).")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + str(self) + "</pre>"
+
+    def plot(self, path=None):
+        import matplotlib.pyplot as plt
+
+        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.2))
+        a.hist(self.weights.numpy(), bins=200, color="#4c72b0")
+        a.set(title=f"weights of {self.layer.split('model.')[-1]}", xlabel="value", ylabel="count")
+        b.hist(self.errors.numpy(), bins=200, color="#dd8452")
+        b.set(title=f"NF4 error (RMS {self.relative_rms:.1%} of the weights)", xlabel="4-bit - original")
+        for ax in (a, b):
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        if path:
+            fig.savefig(path, dpi=120)
+        return fig
+
+
+def nf4_error(model: str = "smollm2-135m-instruct", layer: str = "model.layers.0.mlp.down_proj", *,
+              perplexity: bool = True, chars: int = 3000) -> NF4Report:
+    """Quantise one real weight matrix to NF4 and back; optionally, perplexity of held-out text at 4 and 32 bits.
+
+    "4-bit compresses the weights" as numbers: the error of each weight (a histogram), and what it costs the
+    model on the first `chars` characters of data/general_english.txt, which neither model was tuned on here.
+    Example: `sw.nf4_error("smollm2-135m-instruct").plot()`
+    """
+    import torch
+    from bitsandbytes import functional as bnbf
+    from transformers import AutoModelForCausalLM
+
+    from .evaluate import general_text
+    from .models import model_folder
+
+    full = AutoModelForCausalLM.from_pretrained(model_folder(model), dtype=torch.float32).eval()
+    modules = dict(full.named_modules())
+    if layer not in modules or not hasattr(modules[layer], "weight"):
+        names = [n for n, m in modules.items() if isinstance(m, torch.nn.Linear)][:8]
+        raise ValueError(f"{model} has no linear layer {layer!r}; e.g. {names}")
+    w = modules[layer].weight.detach().float().clone()
+    packed, state = bnbf.quantize_4bit(w, quant_type="nf4", blocksize=64)
+    back = bnbf.dequantize_4bit(packed, state).float()
+    err = (back - w).flatten()
+    bits = 8 * (packed.numel() * packed.element_size() + state.absmax.numel() * state.absmax.element_size()) \
+        / w.numel()
+    ppl = {}
+    if perplexity:
+        from transformers import AutoTokenizer
+
+        from .evaluate import perplexity as ppl_of
+
+        text = general_text()[:chars]
+        tok = AutoTokenizer.from_pretrained(model_folder(model))
+        ppl["full precision"] = ppl_of(full, tok, text)
+        # The weights a 4-bit layer computes with (it unpacks NF4 to fp32 before each product), made once here:
+        # the same numbers in seconds, where a bitsandbytes 4-bit load and forward take minutes on 2 cores.
+        with torch.no_grad():
+            for m in full.modules():
+                if isinstance(m, torch.nn.Linear) and m is not full.get_output_embeddings():
+                    q, st = bnbf.quantize_4bit(m.weight.data, quant_type="nf4", blocksize=64)
+                    m.weight.data = bnbf.dequantize_4bit(q, st).float()
+        ppl["4-bit NF4"] = ppl_of(full, tok, text)
+    return NF4Report(model=model, layer=layer, shape=tuple(w.shape), errors=err, weights=w.flatten(),
+                     relative_rms=float(err.pow(2).mean().sqrt() / w.pow(2).mean().sqrt()),
+                     max_abs=float(err.abs().max()), bits_per_weight=bits, perplexity=ppl)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        print(json.dumps(_worker(json.loads(sys.argv[2]))))
+    elif sys.argv[1:2] == ["--framework"]:
+        print(f"framework resident: {_run({'kind': 'framework'})['framework'] / GB:.3f} GB")

@@ -1,0 +1,157 @@
+"""The course as a learner meets it, checked without running anything: install cells and pins agree with the
+package's own files, every notebook can run top to bottom from a fresh kernel, every exercise has a check and
+a solution. Version drift between a notebook's install line and the tested pins is what breaks courses."""
+
+import ast
+import builtins
+import re
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+from packaging.requirements import Requirement
+
+import stoic_workshop
+from stoic_workshop.workshop import NOTEBOOKS
+
+ROOT = Path(__file__).resolve().parent.parent
+PATHS = [ROOT / "notebooks" / name for name in NOTEBOOKS]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+OWNER_REPO = "stoic-workshop/stoic-workshop"
+
+# Pins the GPU profile deliberately does not share with the offline one, and why.
+GPU_ONLY = {
+    "transformers": "unsloth 2026.10 accepts transformers <= 5.17; offline needs 5.24 (Gemma 3 GGUF tokenizer)",
+    "datasets": "unsloth 2026.10 wants datasets < 5",
+}
+
+
+def _pins(lines) -> dict[str, str]:
+    pins = {}
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            req = Requirement(line)
+            spec = str(req.specifier)
+            if spec.startswith("=="):
+                pins[req.name.lower().replace("_", "-")] = spec[2:]
+    return pins
+
+
+def _requirements(name) -> dict[str, str]:
+    return _pins((ROOT / name).read_text().splitlines())
+
+
+def _install_cell(nb):
+    cells = [c for c in nb.cells if c.cell_type == "code" and "%pip install" in c.source]
+    assert len(cells) == 1, "exactly one install cell"
+    return cells[0].source
+
+
+def test_every_notebook_is_run_by_the_main_job_and_listed_in_the_readme():
+    assert sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")) == sorted(NOTEBOOKS)
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"notebooks/{name}" in readme for name in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_header_has_badge_time_and_one_install_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    head = nb.cells[0].source
+    assert head.startswith("# ")
+    assert f"https://colab.research.google.com/github/{OWNER_REPO}/blob/main/notebooks/{path.name}" in head
+    assert "**Time:**" in head and "T4" in head and "CPU" in head
+    install = _install_cell(nb)
+    assert nb.cells.index(next(c for c in nb.cells if c.source == install)) <= 3  # before anything else runs
+    assert f"git+https://github.com/{OWNER_REPO}.git@v" in install
+
+
+def test_install_cells_are_identical_and_agree_with_the_pins():
+    cells = {_install_cell(nbformat.read(p, as_version=4)) for p in PATHS}
+    assert len(cells) == 1, "every notebook installs the same way"
+    cell = cells.pop()
+    # the git tag installed is this package's version
+    tag = re.search(r"\.git@v([\w.]+)", cell).group(1)
+    assert tag == PYPROJECT["project"]["version"] == stoic_workshop.__version__
+    # the profiles it chooses between exist as extras; Unsloth only in the GPU one
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert set(re.findall(r'"(\w+)" if shutil.which\("nvidia-smi"\) else "(\w+)"', cell)[0]) == {"colab", "offline"}
+    assert any(r.startswith("unsloth") for r in extras["colab"])
+    assert not any(r.startswith("unsloth") for r in extras["offline"])
+    # any package pinned in the cell itself is pinned the same in the requirements files
+    models = _requirements("requirements-models.txt")
+    for name, version in re.findall(r"([\w-]+)==([\w.]+)", cell):
+        assert models.get(name) == version, f"{name}=={version} in the install cell, {models.get(name)} in the pins"
+
+
+def test_profiles_pin_the_same_versions_except_the_documented_gpu_differences():
+    tested = _requirements("requirements.txt")
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    offline, colab = _pins(extras["offline"]), _pins(extras["colab"])
+    for name, version in offline.items():
+        assert tested.get(name) == version, f"offline extra pins {name}=={version}, requirements.txt {tested.get(name)}"
+    for name, version in colab.items():
+        if name in tested and name not in GPU_ONLY:
+            assert tested[name] == version, f"colab extra pins {name}=={version}, requirements.txt {tested[name]}"
+    assert all(colab[name] != tested[name] for name in GPU_ONLY)  # the list of differences is not stale
+    # both profiles fit the package's own dependency ranges
+    for line in PYPROJECT["project"]["dependencies"]:
+        req = Requirement(line)
+        name = req.name.lower()
+        for profile in (tested, colab, offline):
+            if name in profile:
+                assert req.specifier.contains(profile[name]), f"{name}=={profile[name]} outside {req.specifier}"
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """Names a cell reads and names it defines, with IPython's magics turned into Python first."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    reads, writes = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (reads if isinstance(node.ctx, ast.Load) else writes).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            writes |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            writes.add(node.name)
+        elif isinstance(node, ast.arg):
+            writes.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            writes.add(node.name)
+    return reads, writes
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_every_cell_only_uses_what_earlier_cells_define(path):
+    """Top to bottom from a fresh kernel (or after a restart, from the top) there is no hidden state to miss."""
+    defined = set(dir(builtins)) | {"get_ipython", "display"}
+    for number, cell in enumerate(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"):
+        reads, writes = _names(cell.source)
+        missing = reads - defined - writes
+        assert not missing, f"code cell {number} uses {sorted(missing)} before any cell defines it"
+        defined |= writes
+
+
+def test_the_static_check_catches_a_name_from_nowhere():
+    reads, writes = _names("%pip install x\nimport stoic_workshop as sw\nresult = sw.run(model)")
+    assert reads - writes - {"get_ipython"} == {"model"}
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_every_exercise_has_a_check_and_a_hidden_solution(path):
+    cells = nbformat.read(path, as_version=4).cells
+    starts = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Your turn!")]
+    assert starts, "every notebook has at least one exercise"
+    for start in starts:
+        end = next((i for i in range(start + 1, len(cells)) if cells[i].source.startswith("#")), len(cells))
+        section = cells[start:end]
+        checks = [c for c in section if c.cell_type == "code" and re.search(r"\bsw\.check_\w+\(", c.source)]
+        solutions = [c for c in section if c.cell_type == "markdown" and c.source.startswith("<details>")]
+        assert checks, f"the exercise at cell {start} has no check cell"
+        assert solutions and section.index(solutions[0]) > section.index(checks[0]), "solution after the check"
+        for check in checks:
+            name = re.search(r"\bsw\.(check_\w+)\(", check.source).group(1)
+            assert name in stoic_workshop.__all__
