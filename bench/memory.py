@@ -2,10 +2,12 @@
 
 CPU cases are measured live, each in a fresh process (stoic_workshop.memory.measure_*): the resident size of
 both packaged models in fp32, bf16 and NF4, and the peak of a short LoRA and QLoRA fine-tune (also their step
-times). The GPU case, the Gemma 2 2B architecture, comes from a results JSON of bench/train_gpu.py (its
-"throughput" entries, peak allocated at batch 2), or else from the reference numbers in shared/gpu/README.md.
+times). The GPU cases, the Gemma 2 2B architecture at 2 x 512 and 2 x 2048 tokens, come from a results JSON of
+bench/train_gpu.py (its "throughput" entries of the transformers backend: peak allocated at micro-batch 2, through
+`finetune`'s own QLoRA route). By default that is bench/gpu_h200.json, measured on an H200 with transformers 5.17,
+torch 2.11, peft 0.21.2, bitsandbytes 0.50.2 and trl 1.15 (`python bench/train_gpu.py --only throughput`).
 
-    python bench/memory.py [--gpu-json bench_gpu.json] [--seq 128] [--batch 2] [--steps 3] [--out memory.json]
+    python bench/memory.py [--gpu-json bench/gpu_h200.json] [--seq 128] [--batch 2] [--steps 3] [--out memory.json]
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import stoic_workshop.memory as mem  # noqa: E402
 
 MODELS = ("smollm2-135m-instruct", "gemma-3-270m")
-# Peak allocated GiB on an H200, transformers + bitsandbytes + PEFT QLoRA r=16, batch 2, AdamW 8-bit, the
-# random-weight Gemma 2 2B with the Gemma 3 vocabulary (262,144 rows): shared/gpu/README.md, bench/train_gpu.py.
-GPU_REFERENCE = {512: 8.85, 2048: 21.56}
+# Peak allocated GiB on an H200: transformers + bitsandbytes NF4 + PEFT QLoRA r=16 on the 7 projections + trl 1.15
+# SFTTrainer, micro-batch 2, AdamW 8-bit, bf16, the random-weight Gemma 2 2B with the Gemma 3 vocabulary (262,144
+# rows), as bench/train_gpu.py measures it. (The older reference in shared/gpu/README.md, 8.85 / 21.56 GiB, came
+# from a plain PyTorch loop that formed the full fp32 logits; it is not this route, so it is no fallback.)
+GPU_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpu_h200.json")
 GIB = 2**30
 
 
@@ -54,14 +58,17 @@ def cpu_cases(seq: int, batch: int, steps: int) -> list[dict]:
     return rows
 
 
-def gpu_cases(path: str | None) -> list[dict]:
-    measured, source = dict(GPU_REFERENCE), "shared/gpu/README.md (H200 reference)"
+def gpu_cases(path: str | None = GPU_JSON) -> list[dict]:
+    """One row per sequence length measured in `path` (a bench/train_gpu.py results JSON); none without it."""
+    measured, source = {}, None
     if path and os.path.exists(path):
         results = json.load(open(path))
         for r in results:
             if r.get("kind") == "throughput" and r.get("backend") == "transformers":
                 measured = {int(k): v["peak_gib"] for k, v in r.items() if k.isdigit() and "peak_gib" in v}
-                source = f"{path} ({r.get('gpu', 'GPU')})"
+                source = f"{os.path.relpath(path)} ({r.get('gpu', 'GPU')})"
+    elif path:
+        print(f"(no GPU results at {path}: GPU rows left out)", file=sys.stderr)
     shape, rows = gpu_shape(), []
     for seq, gib in sorted(measured.items()):
         est = mem.estimate_memory(shape, "qlora", device="gpu", seq_len=seq, batch_size=2, machines=False)
@@ -78,7 +85,7 @@ def _line(r: dict) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--gpu-json", default="bench_gpu.json", help="results of bench/train_gpu.py, if any")
+    ap.add_argument("--gpu-json", default=GPU_JSON, help="results of bench/train_gpu.py (default: the H200 run)")
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--steps", type=int, default=3)

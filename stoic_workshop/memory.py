@@ -84,8 +84,9 @@ class Shape:
     kv_dim: int              # key/value heads x head_dim
     norms: int               # normalisation layers per decoder layer of width `hidden`
     qk_norm: bool            # Gemma 3 normalises queries and keys per head too
-    softcap: bool            # Gemma 2 squashes its logits with tanh: one more copy of them in the loss
+    softcap: bool            # Gemma 2 squashes its logits with tanh (inside trl's loss kernel on a GPU: no copy)
     eager: bool              # attention probabilities stored (eager attention), not fused (sdpa)
+    attn_softcap: bool = False  # Gemma 2 squashes its attention scores with tanh too (eager only)
 
     def lora(self, r: int, targets) -> int:
         """LoRA parameters: A is r x in, B is out x r, for every linear layer whose last name is a target."""
@@ -177,7 +178,8 @@ def _shape(source) -> Shape:
                  intermediate=text.intermediate_size, layers=text.num_hidden_layers, heads=heads,
                  q_dim=heads * head_dim, kv_dim=kv * head_dim, norms=len(width), qk_norm=len(norms) > len(width),
                  softcap=bool(getattr(text, "final_logit_softcapping", None)),
-                 eager=getattr(config, "_attn_implementation", None) == "eager")
+                 eager=getattr(config, "_attn_implementation", None) == "eager",
+                 attn_softcap=bool(getattr(text, "attn_logit_softcapping", None)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,33 +249,64 @@ def _activations(s: Shape, tokens: int, seq_len: int, width: int, checkpointing:
     - each `hidden`-wide norm: its input and its normalised output (2 x hidden each);
     - attention: the queries and keys after RoPE and the values (q + 2 kv), the attention output and its
       contiguous copy that enters o_proj (2 q); Gemma 3's per-head query/key norms add their inputs (q + kv);
-      eager attention also keeps the probabilities (heads x tokens per token), sdpa does not;
+      eager attention also keeps heads x seq_len scores per token (see below), sdpa keeps none;
     - gated MLP: gate and up outputs, the activation and the product that enters down_proj (4 x intermediate).
     The frozen linear layers keep nothing extra: their inputs are already in the list (LoRA needs them too).
-    With gradient checkpointing only each layer's input is kept, and one layer is rebuilt at a time.
+    With gradient checkpointing only each layer's input is kept, and one layer is rebuilt at a time (its saved
+    tensors are what the backward of that layer holds at its peak: measured on an H200, Gemma 2 2B at 2 x 2048,
+    1.01 GB above the kept inputs, where this gives 1.06 GB).
     """
     per_layer = s.norms * 2 * s.hidden + 3 * s.q_dim + 2 * s.kv_dim + 4 * s.intermediate
     if s.qk_norm:
         per_layer += s.q_dim + s.kv_dim
     layer = tokens * per_layer * width
     if s.eager:
-        layer += tokens * s.heads * seq_len * width * 2  # probabilities before and after softmax
+        # Eager attention (transformers' eager_attention_forward) keeps, per score: the softmax output, always fp32
+        # (softmax(..., dtype=float32)), and its cast back to the compute dtype that enters the product with the
+        # values (no new tensor when computing in fp32); with Gemma 2's tanh soft-cap of the scores, the tanh
+        # output too, in the compute dtype. Gemma 2 in bf16: 2 + 4 + 2 = 8 bytes per score.
+        per_score = 4 + (width if width != 4 else 0) + (width if s.attn_softcap else 0)
+        layer += tokens * s.heads * seq_len * per_score
     if checkpointing:
         return s.layers * tokens * s.hidden * width + layer
     return s.layers * layer
 
 
-def _loss(s: Shape, tokens: int, route: str, compute: int) -> float:
-    """Bytes of the vocabulary-wide logits while the loss is formed.
+# trl's SFTTrainer (1.15) patches the model with a fused LM head (trl.trainer.utils.add_fused_lm_head) and takes the
+# loss from it on every GPU route: trl.kernels.ChunkedLogProbFunction projects the final hidden states through the
+# output layer in tiles of at most 4,096 tokens x 32,768 vocabulary rows, never the full (tokens x vocab) logits.
+TRL_TOKEN_CHUNK = 4096
+TRL_VOCAB_CHUNK = 32768
+
+
+def _loss(s: Shape, tokens: int, route: str, compute: int, *, hidden_width: int, head_width: int,
+          train_head: bool) -> float:
+    """Bytes of the loss over the vocabulary at its peak, beyond what the backbone keeps.
 
     On the CPU routes the output layer runs 256 rows at a time (train.ChunkedCrossEntropy): one fp32 block of
-    256 x vocab. Elsewhere transformers forms all logits: the head's output in the compute dtype, Gemma 2's tanh
-    soft-cap one more, then an fp32 copy and its fp32 log-softmax (the peak, before the first is freed).
+    256 x vocab. On a GPU, trl's chunked log-prob kernel peaks in its backward pass, which holds:
+    - the final hidden states of the trained tokens, copied out by `hidden[mask]` and saved (`hidden_width`
+      bytes each: fp32 on QLoRA, whose residual stream follows the fp32 embedding), and their fp32 gradient;
+    - one logits tile, at most 4,096 tokens x 32,768 rows, in the compute dtype, and the tokens' hidden states
+      cast to the compute dtype (when they are not in it already);
+    - the output layer's rows of the tile cast to the compute dtype when the layer is stored wider (QLoRA's fp32
+      embedding): two such 32,768-row slices, the next made while the last is still referenced;
+    - when the output layer trains (full fine-tuning), an fp32 accumulator of its whole gradient.
+    Measured on an H200 (Gemma 2 2B, 262k vocabulary, QLoRA): 0.38 GB at 2 x 512 and 0.63 GB at 2 x 2048 above
+    the backbone's kept tensors; this gives 0.39 and 0.66 GB.
     """
     if route.startswith("cpu"):
         return min(tokens, 256) * s.vocab * 4
-    per = compute + 4 + 4 + (compute if s.softcap else 0)
-    return tokens * s.vocab * per
+    rows, cols = min(tokens, TRL_TOKEN_CHUNK), min(s.vocab, TRL_VOCAB_CHUNK)
+    total = rows * cols * compute                                  # one logits tile
+    total += tokens * s.hidden * (hidden_width + 4)                # saved hidden states + their fp32 gradient
+    if hidden_width != compute:
+        total += rows * s.hidden * compute                         # the tile's hidden states, cast
+    if head_width != compute:
+        total += 2 * cols * s.hidden * compute                     # output-layer rows, cast per tile
+    if train_head:
+        total += s.vocab * s.hidden * 4                            # fp32 gradient accumulator of the output layer
+    return total
 
 
 def _route(method: str, device: str) -> str:
@@ -292,7 +325,9 @@ def estimate_memory(model="gemma-2-2b", method: str = "qlora", *, device: str = 
     read). `device`: "gpu" (16-bit compute, as on a T4 or H100) or "cpu" (fp32 compute, as this package trains on a
     CPU). The defaults are the workshop's and this package's routes: LoRA r=16 on the seven projections; AdamW
     8-bit on a GPU, AdamW on a CPU; gradient checkpointing only for QLoRA on a GPU; on a GPU, QLoRA's weights that
-    stay unquantized (embeddings, norms) are upcast to fp32 by PEFT's prepare_model_for_kbit_training.
+    stay unquantized (embeddings, norms) are upcast to fp32 by PEFT's prepare_model_for_kbit_training (a one-off
+    peak while the embedding is held twice), and on a GPU the loss comes from trl's chunked log-prob head, which
+    never forms the full logits. Checked on an H200 against bench/gpu_h200.json (bench/memory.py).
     `batch_size` is the sequences in one forward pass (on a CPU `finetune` folds batch x accumulation into one).
 
     Example: `print(sw.estimate_memory("gemma-2-2b", "qlora"))`
@@ -328,10 +363,11 @@ def estimate_memory(model="gemma-2-2b", method: str = "qlora", *, device: str = 
         rest = s.parameters - s.quantized
         rest_width = 4 if device == "gpu" else width  # PEFT upcasts what stays unquantized to fp32 on a GPU
         base = s.quantized * (0.5 + scale) + rest * rest_width
-        if device == "gpu" and not s.head:
-            base += s.vocab * s.hidden * width  # the tied fp32 output layer, cast to 16-bit by autocast per step
-            notes.append("the embedding stays unquantized and PEFT upcasts it to fp32; autocast adds a 16-bit "
-                         "copy for the output layer")
+        if device == "gpu":
+            # No 16-bit copy of the (tied) output layer: trl's fused head casts it 32,768 rows at a time (_loss).
+            notes.append("the embedding stays unquantized and PEFT upcasts it to fp32; while it does, the 16-bit "
+                         "original and the fp32 copy are both held (the 'upcast' part: a one-off peak, before "
+                         "training, where it exceeds training's own)")
         trainable = s.lora(lora_r, targets)
     else:
         base = s.parameters * width
@@ -345,9 +381,25 @@ def estimate_memory(model="gemma-2-2b", method: str = "qlora", *, device: str = 
     other = _activations(s, tokens, seq_len, width, not checkpointing)
     if checkpointing and route == "qlora":
         acts += s.layers * tokens * s.hidden * (4 - width)  # layer inputs are fp32: the residual follows the embedding
+    loss = _loss(s, tokens, route, width, hidden_width=4 if route == "qlora" else width,
+                 head_width=4 if route == "qlora" else width, train_head=method == "full")
+    if checkpointing and device == "gpu":
+        # With checkpointing the loss's backward runs before any layer is rebuilt and frees its tiles first: the
+        # peak holds the kept layer inputs plus the larger of the two, so only the loss's excess over one rebuilt
+        # layer is added. Without checkpointing every activation is still held when the loss runs backward.
+        rebuilt = acts - s.layers * tokens * s.hidden * (4 if route == "qlora" else width)
+        loss = max(0.0, loss - rebuilt)
     parts = {"base weights": base, "adapter weights": adapter, "gradients": grads, "optimizer states": optim,
-             "activations": acts, "logits + loss": _loss(s, tokens, route, width),
-             "framework": CPU_FRAMEWORK_GB * GB if device == "cpu" else CUDA_CONTEXT_GB * GB}
+             "activations": acts, "logits + loss": loss, "upcast (one-off)": 0.0}  # same parts on every route
+    if route == "qlora":
+        # prepare_model_for_kbit_training casts each 16-bit weight to fp32 with `param.data = param.data.to(fp32)`:
+        # for the largest, the embedding, both copies are held at once, before any adapter exists. On an H200
+        # (Gemma 2 2B, 262k vocabulary, 2 x 512) training's own peak was 4.03 GiB (in the loss's backward pass) and
+        # the fresh run's 4.35 GiB, which this gives. What it adds above training's peak is counted here, zero where
+        # training needs more (2 x 2048: 5.41 GiB, on the same model, already upcast).
+        upcast = s.quantized * (0.5 + scale) + (s.parameters - s.quantized) * 4 + s.vocab * s.hidden * width
+        parts["upcast (one-off)"] = max(0.0, upcast - sum(parts.values()))  # the part itself is still 0 here
+    parts["framework"] = CPU_FRAMEWORK_GB * GB if device == "cpu" else CUDA_CONTEXT_GB * GB
     if device == "cpu":  # on a GPU the tokenizer sits in the host's memory, not the card's
         parts["framework"] += s.vocab * TOKENIZER_BYTES_PER_TOKEN
     est = Estimate(model=s.name, method=method, device=device, route=route, seq_len=seq_len, batch_size=batch_size,
