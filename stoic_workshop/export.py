@@ -292,7 +292,7 @@ def _verify_with_transformers(gguf: Path, prompt: str, merged, n: int, max_token
         with torch.inference_mode():
             theirs = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
                                     pad_token_id=pad)[0, len(ids):].tolist()
-        agree = _same_prefix(_greedy(Path(merged), ids, n), theirs)
+        agree = _same_prefix(_greedy(Path(merged), ids, n, pad), theirs)
     return Check(gguf, gguf.stat().st_size / 1e6, answer, "stop" if stopped else "length",
                  stop_token if stopped else None, agree, n, None, time.time() - start, engine="transformers")
 
@@ -303,16 +303,15 @@ def _chat_ids(tokenizer, prompt: str) -> list[int]:
     return list(ids["input_ids"] if isinstance(ids, dict) else ids)
 
 
-def _greedy(merged: Path, ids: list[int], n: int) -> list[int]:
+def _greedy(merged: Path, ids: list[int], n: int, pad: int) -> list[int]:
     """The merged transformers model's first n greedy tokens after `ids`: the reference an export must match."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(merged)
     model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)
     with torch.inference_mode():
         return model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
-                              pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)[0, len(ids):].tolist()
+                              pad_token_id=pad)[0, len(ids):].tolist()
 
 
 def _same_prefix(ours: list[int], theirs: list[int]) -> int:
@@ -339,8 +338,9 @@ def _agreement(llm, merged: Path, prompt: str, n: int) -> int:
     """How many of the first n greedy tokens llama.cpp and the merged transformers model share."""
     from transformers import AutoTokenizer
 
-    ids = _chat_ids(AutoTokenizer.from_pretrained(merged), prompt)
-    ours = _greedy(merged, ids, n)
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    ids = _chat_ids(tokenizer, prompt)
+    ours = _greedy(merged, ids, n, tokenizer.pad_token_id or tokenizer.eos_token_id)
     llm.reset()
     theirs = []
     for token in llm.generate(ids, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True):

@@ -397,7 +397,7 @@ def estimate_memory(model="gemma-2-2b", method: str = "qlora", *, device: str = 
         # (Gemma 2 2B, 262k vocabulary, 2 x 512) training's own peak was 4.03 GiB (in the loss's backward pass) and
         # the fresh run's 4.35 GiB, which this gives. What it adds above training's peak is counted here, zero where
         # training needs more (2 x 2048: 5.41 GiB, on the same model, already upcast).
-        upcast = s.quantized * (0.5 + scale) + (s.parameters - s.quantized) * 4 + s.vocab * s.hidden * width
+        upcast = base + s.vocab * s.hidden * width  # the NF4 and fp32 weights above, plus the 16-bit embedding
         parts["upcast (one-off)"] = max(0.0, upcast - sum(parts.values()))  # the part itself is still 0 here
     parts["framework"] = CPU_FRAMEWORK_GB * GB if device == "cpu" else CUDA_CONTEXT_GB * GB
     if device == "cpu":  # on a GPU the tokenizer sits in the host's memory, not the card's

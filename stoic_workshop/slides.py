@@ -85,13 +85,14 @@ def slide_figures(run, out=None) -> dict[str, Path]:
                                 "which leaves no emissions.csv).")
     out.mkdir(parents=True, exist_ok=True)
     training = json.loads((run / "adapter" / "training.json").read_text())
+    model = _model_name(run)
     written = {
         "loss.png": _loss(training, out / "loss.png"),
-        "training.md": _write(out / "training.md", _training_table(training, _model_name(run))),
+        "training.md": _write(out / "training.md", _training_table(training, model)),
         "summary.md": _write(out / "summary.md", _summary_table(run)),
         "scores.png": _scores(run, out / "scores.png"),
         "answers.md": _write(out / "answers.md", _answer_pair(run)),
-        "export.md": _write(out / "export.md", _export_table(run, training, _model_name(run))),
+        "export.md": _write(out / "export.md", _export_table(run, training, model)),
     }
     written["energy.png"], energy_text = _energy(run, training, out / "energy.png")
     written["energy.md"] = _write(out / "energy.md", energy_text)
@@ -237,7 +238,7 @@ def _energy(run: Path, training: dict, path: Path) -> tuple[Path, str]:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from .energy import LLAMA2_7B_PRETRAINING_G, SMARTPHONE_CHARGE_KWH
+    from .energy import _in_context
 
     rows = pd.read_csv(run / "emissions.csv")
     phases = rows.groupby("project_name", sort=False).agg(seconds=("duration", "sum"), kwh=("energy_consumed", "sum"),
@@ -258,9 +259,7 @@ def _energy(run: Path, training: dict, path: Path) -> tuple[Path, str]:
         fig.savefig(path)
     plt.close(fig)
     kwh, grams = phases["kwh"].sum(), phases["kg"].sum() * 1000
-    text = (f"**Total: {kwh * 1000:.2f} Wh, {grams:.2f} g CO2eq**, {kwh / SMARTPHONE_CHARGE_KWH:.0%} of one "
-            f"smartphone charge (~{SMARTPHONE_CHARGE_KWH * 1000:.0f} Wh). Pre-training Llama 2 7B emitted 31.22 t "
-            f"CO2eq: about {LLAMA2_7B_PRETRAINING_G / grams / 1e6:,.0f} million times this.")
+    text = f"**Total: {kwh * 1000:.2f} Wh, {grams:.2f} g CO2eq**. {_in_context(kwh, grams)}"
     if estimated:
         text += ("\n\n<p class=\"note\">CPU power was estimated by CodeCarbon from load and the CPU's TDP (no power "
                  "counter on this machine): read it as an order of magnitude.</p>")
