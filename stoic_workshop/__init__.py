@@ -29,7 +29,7 @@ from .serve import llama_server
 from .show import examples, side_by_side
 from .slides import render_slides, slide_figures
 from .teacher import TeacherError, TeachResult, teach
-from .train import TrainingDiverged, TrainResult, finetune, learning_rate_for, memory_in_use
+from .train import TrainingDiverged, TrainResult, ensure_adapters, finetune, learning_rate_for, memory_in_use
 
 __version__ = "0.1.0"
 
@@ -44,7 +44,8 @@ __all__ = [
     "check_my_pairs", "check_my_lexicon", "check_my_rubric", "CheckFailed",
     "teach", "TeachResult", "TeacherError", "Energy",
     "finetune", "TrainResult", "TrainingDiverged", "memory_in_use", "learning_rate_for", "check_lora_choice",
-    "load_adapters", "answers", "read_answers", "score_answers", "bootstrap_ci", "summary", "plot_scores",
+    "load_adapters", "ensure_adapters", "answers", "read_answers", "score_answers", "bootstrap_ci", "summary",
+    "plot_scores",
     "perplexity", "forgetting", "pick_judge",
     "RUBRIC", "JudgeError", "LocalJudge", "OpenAIJudge", "calibrate", "compare", "judge", "parse_verdict", "win_rate",
     "llama_server", "side_by_side_scored", "report",

@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("workshop", help="run the course notebooks headless and keep executed copies")
     run.add_argument("--out", default="runs", help="folder for the executed notebooks (default: runs)")
     run.add_argument("--profile", default="offline", choices=["offline", "colab"])
+    run.add_argument("--alone", action="store_true", help="give each notebook its own empty folder, as Colab opens "
+                                                          "it from its badge (default: one shared folder)")
+    run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="only these notebooks (default: all, in order)")
     sub.add_parser("models", help="list the model presets")
     prep = sub.add_parser("prepare", help="convert and cache the offline models")
     prep.add_argument("names", nargs="*", help="presets to prepare (default: the offline pair)")
@@ -36,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="do not fetch llama.cpp's GGUF converter (by default it is unpacked into the cache)")
     sub.add_parser("hardware", help="describe this machine")
     data = sub.add_parser("data", help="write the default Stoic dataset (train/eval JSONL, held-out prompts)")
-    data.add_argument("--out", default=None, help="folder (default: the repository's data/)")
+    data.add_argument("--out", default="data", help="folder (default: data/ here; in a checkout's root that is "
+                                                         "the repository's own data/)")
     data.add_argument("--seed", type=int, default=3407)
     train = sub.add_parser("train", help="fine-tune a model with LoRA on Stoic conversations; save the adapters")
     train.add_argument("--model", default="gemma-3-270m", help="preset name or model folder (default: gemma-3-270m)")
@@ -94,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         from .workshop import workshop
 
         try:
-            workshop(args.out, args.profile)
-        except RuntimeError as err:
+            workshop(args.out, args.profile, alone=args.alone, names=args.notebooks or None)
+        except (RuntimeError, ValueError, FileNotFoundError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
     elif args.command == "models":
@@ -123,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {err}", file=sys.stderr)
                 return 1
     elif args.command == "data":
-        from .dataset import DATA_DIR, write_default_data
+        from .dataset import write_default_data
 
-        for name, path in write_default_data(args.out or DATA_DIR, seed=args.seed).items():
+        for name, path in write_default_data(args.out, seed=args.seed).items():
             print(f"{name}: {path}")
     elif args.command == "train":
         return _train(args)

@@ -14,11 +14,12 @@ import os
 from pathlib import Path
 
 from . import data
+from .files import course_dir
 
 __all__ = ["DataError", "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "write_default_data"]
 
 ROLES = ("system", "user", "assistant")
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = course_dir("data")   # the packaged copy of the repository's data/ (read-only: write elsewhere)
 
 
 class DataError(ValueError):
@@ -179,8 +180,11 @@ def save_jsonl(dataset, path) -> Path:
     return path
 
 
-def write_default_data(folder=DATA_DIR, seed: int = 3407) -> dict[str, Path]:
-    """(Re)write the committed default set: train/eval conversations and the held-out prompts."""
+def write_default_data(folder="data", seed: int = 3407) -> dict[str, Path]:
+    """(Re)write the default set into `folder`: train/eval conversations and the held-out prompts.
+
+    Example: `write_default_data("data")` -> {"train": Path("data/stoic_train.jsonl"), "eval": ..., "prompts": ...}
+    """
     splits = train_eval_split(make_dataset(seed=seed), seed=seed)
     folder = Path(folder)
     written = {name: save_jsonl(split, folder / f"stoic_{name}.jsonl") for name, split in splits.items()}

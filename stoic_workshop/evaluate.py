@@ -30,6 +30,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .data import eval_prompts
+from .files import course_dir
 from .generate import generate
 from .judge import LocalJudge
 from .score import highlight, meaning_score, stoic_matches
@@ -37,7 +38,7 @@ from .score import highlight, meaning_score, stoic_matches
 __all__ = ["answers", "read_answers", "score_answers", "bootstrap_ci", "summary", "plot_scores", "perplexity",
            "forgetting", "general_text", "side_by_side_scored", "report", "pick_judge"]
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = course_dir("data")
 
 
 # ---------------------------------------------------------------- answers

@@ -428,7 +428,9 @@ class _Writer:
         new, stops = [], {self.tokenizer.eos_token_id, *(ends if isinstance(ends, list) else [ends])}
         while len(new) < min(max_tokens, max_chars // 2):
             if sample:
-                probs = self.torch.softmax(self.logits / 0.7, dim=-1)
+                # drawn on the CPU, whatever device the model is on: the generator is a CPU one (a CUDA tensor with
+                # it fails: seen on an H200 when a judge's retry sampled), and the draws repeat across devices
+                probs = self.torch.softmax(self.logits.float().cpu() / 0.7, dim=-1)
                 token = int(self.torch.multinomial(probs, 1, generator=self.random))
             else:
                 token = int(self.logits.argmax())

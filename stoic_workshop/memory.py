@@ -46,16 +46,25 @@ MACHINES = {
     "H100 (80 GB)": ("gpu", 80.0),
 }
 
-# Configs of the Hub presets, so the estimate works offline. Gemma 2 2B is transformers' Gemma2Config defaults.
+# Configs of every preset, so the estimate needs no download and no conversion: the Hub presets work offline, and
+# the offline presets work where their packages are not installed, or where transformers cannot convert their GGUF
+# tokenizer (5.17, Colab's profile, builds Gemma 3's wrongly and the conversion refuses it). Gemma 2 2B is
+# transformers' Gemma2Config defaults; the offline two are the config.json of their converted GGUF files.
+_GEMMA3_270M = {
+    "vocab_size": 262144, "hidden_size": 640, "intermediate_size": 2048, "num_hidden_layers": 18,
+    "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256, "sliding_window": 512,
+    "max_position_embeddings": 32768, "tie_word_embeddings": True}
 _HUB_CONFIGS = {
+    "gemma-3-270m": ("Gemma3TextConfig", _GEMMA3_270M),
+    "smollm2-135m-instruct": ("LlamaConfig", {
+        "vocab_size": 49152, "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+        "num_attention_heads": 9, "num_key_value_heads": 3, "head_dim": 64, "max_position_embeddings": 8192,
+        "tie_word_embeddings": True}),
     "gemma-2-2b": ("Gemma2Config", {}),
     "gemma-2-2b-it": ("Gemma2Config", {}),
     "gemma-2-2b-4bit": ("Gemma2Config", {}),
     "gemma-2-2b-it-4bit": ("Gemma2Config", {}),
-    "gemma-3-270m-it": ("Gemma3TextConfig", {
-        "vocab_size": 262144, "hidden_size": 640, "intermediate_size": 2048, "num_hidden_layers": 18,
-        "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256, "sliding_window": 512,
-        "max_position_embeddings": 32768, "tie_word_embeddings": True}),
+    "gemma-3-270m-it": ("Gemma3TextConfig", _GEMMA3_270M),
 }
 _HUB_IDS = {"google/gemma-2-2b": "gemma-2-2b", "google/gemma-2-2b-it": "gemma-2-2b-it",
             "unsloth/gemma-2-2b": "gemma-2-2b", "unsloth/gemma-2-2b-it": "gemma-2-2b-it",
@@ -125,11 +134,6 @@ def _config(source):
 
         cls, kwargs = _HUB_CONFIGS[key]
         return getattr(transformers, cls)(**kwargs), name
-    if key in PRESETS and PRESETS[key].offline:
-        from .models import cache_dir, model_folder
-
-        folder = cache_dir() / "models" / key  # converted already: only config.json is read, no checksums
-        return AutoConfig.from_pretrained(folder if (folder / "config.json").exists() else model_folder(key)), name
     if Path(name).expanduser().is_dir() or "/" in name:
         try:
             return AutoConfig.from_pretrained(str(Path(name).expanduser()) if Path(name).expanduser().is_dir()

@@ -8,6 +8,12 @@ and saved (a model loaded straight from GGUF can be neither).
 Why the backend choice lives here: the same notebook cell must work on a Colab T4 (Unsloth,
 4-bit, fp16) and on a laptop CPU (full precision), so the choice is made from the hardware and
 reported, never hard-coded in a cell.
+
+T4 mode: `STOIC_T4=1` makes a bigger CUDA GPU (an A100, an H100) take the decisions a free Colab T4
+forces: no bf16 anywhere (fp16 compute, or fp32 for models that overflow fp16, see `compute_dtype`),
+the attention kernels a T4 has (PyTorch SDPA's memory-efficient and math kernels: no flash attention,
+no cuDNN attention), no TF32, and at most a T4's 14.7 GiB of GPU memory. It shows on a big GPU what a
+learner's T4 will do, before the workshop. Without a CUDA GPU it changes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from tqdm.auto import tqdm
 from .chat import prepare_tokenizer
 
 __all__ = ["Preset", "PRESETS", "Hardware", "hardware", "load_model", "pick_models", "cache_dir",
-           "model_folder", "check_tokenizer", "TokenizerMismatch", "load_adapters"]
+           "model_folder", "check_tokenizer", "TokenizerMismatch", "load_adapters", "t4_mode", "compute_dtype",
+           "fp16_safe", "T4_ENV", "FP16_MAX"]
 
 
 @dataclass(frozen=True)
@@ -101,15 +108,35 @@ COLAB_PAIR = ("gemma-2-2b", "gemma-2-2b-it")
 # Hardware
 
 
+T4_ENV = "STOIC_T4"        # "1": behave as on a free Colab T4 (see hardware())
+T4_MEMORY_GIB = 14.74      # what PyTorch (and Unsloth's banner) report for a Colab T4's 15,360 MiB card
+FP16_MAX = 65504.0         # fp16's largest finite number: anything larger becomes inf, then NaN
+# Model families whose activations go above FP16_MAX, matched against the start of config.model_type.
+# Gemma 3 (model types gemma3, gemma3_text, gemma3n): with the real 270M weights its hidden states reach
+# 103,795 (bench/t4_mode.py, H200). In fp16 the model as loaded gives NaN logits from layer 8 on, plain or in
+# 4-bit with fp16 compute, so its answers before fine-tuning are garbage; a plain fp16 model also trains NaN
+# under a loss scaler. (The QLoRA route happened to train 10 finite steps in fp16, because PEFT keeps the
+# residual stream in fp32 there; it is not relied on.) Unsloth lists the same family for the same reason (its
+# FORCE_FLOAT32: gemma3, gemma3text, gemma3n), and transformers#36822 reports Gemma 3 "broken with fp16".
+# Gemma 2 is not on it: T4 notebooks (Unsloth's) train it in fp16; bench/t4_mode.py's random Gemma 2 2B
+# shows the fp16 route runs, not that real weights stay in range.
+FP16_UNSAFE = ("gemma3",)
+
+
 @dataclass(frozen=True)
 class Hardware:
-    """What the loader decides with. A T4 has no bf16, so training there must use fp16."""
+    """What the loader decides with. A T4 has no bf16, so training there must use fp16 (or fp32, see compute_dtype).
+
+    `bf16` is native bf16 arithmetic (compute capability 8.0 and up: A100, L4, H100), not the emulation that
+    `torch.cuda.is_bf16_supported()` also counts (it says True on a T4). `emulating_t4` is True in T4 mode (STOIC_T4=1).
+    """
 
     device: str          # "cuda" or "cpu"
     name: str
     memory_gb: float     # GPU memory on CUDA, system memory on CPU
     bf16: bool
     cores: int
+    emulating_t4: bool = False
 
     def __str__(self) -> str:
         where = "GPU" if self.device == "cuda" else "CPU"
@@ -117,20 +144,111 @@ class Hardware:
                 f"bf16 {'yes' if self.bf16 else 'no'}")
 
 
+def t4_mode() -> bool:
+    """True when $STOIC_T4 is 1 (or true/yes/on): the GPU route behaves as on a free Colab T4 (see `hardware`)."""
+    return os.environ.get(T4_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+_T4_APPLIED: dict = {}
+
+
+def _emulate_t4(total_bytes: int) -> dict:
+    """Make this process's CUDA GPU compute as a T4 would; done once per process, returns what was set.
+
+    - attention: a T4 (compute capability 7.5) has no flash attention (PyTorch's needs 8.0+) and no cuDNN
+      attention, so SDPA is left its memory-efficient and math kernels, the ones it picks on a T4;
+    - fp32 matrix products in true fp32 (a T4 has no TF32);
+    - at most T4_MEMORY_GIB of GPU memory for this process, so what would not fit a T4 fails here too.
+    bf16 itself is kept out by `Hardware.bf16 = False`, which every dtype decision of the package follows.
+    """
+    if _T4_APPLIED:
+        return _T4_APPLIED
+    import torch
+
+    backends = torch.backends.cuda
+    backends.enable_flash_sdp(False)
+    if hasattr(backends, "enable_cudnn_sdp"):
+        backends.enable_cudnn_sdp(False)
+    backends.enable_mem_efficient_sdp(True)
+    backends.enable_math_sdp(True)
+    torch.set_float32_matmul_precision("highest")
+    fraction = min(1.0, T4_MEMORY_GIB * 2**30 / total_bytes)
+    torch.cuda.set_per_process_memory_fraction(fraction, 0)
+    _T4_APPLIED.update(flash_sdp=False, cudnn_sdp=False, mem_efficient_sdp=True, math_sdp=True, tf32=False,
+                       memory_fraction=fraction)
+    print(f"T4 mode ({T4_ENV}=1): no bf16, fp16 compute (fp32 for models that overflow fp16), SDPA without flash "
+          f"or cuDNN attention, no TF32, GPU memory capped at {T4_MEMORY_GIB} GiB.")
+    return _T4_APPLIED
+
+
+def _native_bf16(torch) -> bool:
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch < 2.3 has no including_emulation, and counted no emulation
+        return torch.cuda.get_device_capability(0)[0] >= 8
+
+
 def hardware() -> Hardware:
-    """Describe this machine. Example: `print(stoic_workshop.hardware())`."""
+    """Describe this machine. Example: `print(stoic_workshop.hardware())`.
+
+    With STOIC_T4=1 and a CUDA GPU, the answer is a T4's: bf16 False, 14.7 GB, and the name says which GPU is
+    emulating it; the first call also sets this process's attention kernels, TF32 and memory cap as a T4 has them
+    (`_emulate_t4`). load_model and finetune then choose as on a T4. Set it before the first call, in the
+    environment (`STOIC_T4=1 python ...`) or with `os.environ["STOIC_T4"] = "1"` at the top of a notebook.
+    """
     import torch
 
     cores = os.cpu_count() or 1
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        return Hardware("cuda", props.name, props.total_memory / 2**30,
-                        torch.cuda.is_bf16_supported(), cores)
+        if t4_mode():
+            _emulate_t4(props.total_memory)
+            return Hardware("cuda", f"{props.name} emulating a Tesla T4 ({T4_ENV}=1: fp16, no bf16, "
+                            "no flash attention)", min(T4_MEMORY_GIB, props.total_memory / 2**30), False, cores,
+                            emulating_t4=True)
+        return Hardware("cuda", props.name, props.total_memory / 2**30, _native_bf16(torch), cores)
     try:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
         memory = 0.0
     return Hardware("cpu", platform.processor() or platform.machine(), memory, False, cores)
+
+
+def _model_types(model) -> list[str]:
+    """model_type of a model, a config or a string, with its text model's (Gemma 3 4B: gemma3 and gemma3_text)."""
+    if model is None:
+        return []
+    if isinstance(model, str):
+        return [model.lower()]
+    config = getattr(model, "config", model)
+    types = [getattr(config, "model_type", "") or ""]
+    if hasattr(config, "get_text_config"):
+        types.append(getattr(config.get_text_config(), "model_type", "") or "")
+    return [t.lower() for t in types if t]
+
+
+def fp16_safe(model) -> bool:
+    """False for models whose activations exceed fp16's 65,504 (Gemma 3): they must not compute in fp16.
+
+    `model`: a model, its config, or a model_type string. Unknown (None) counts as safe.
+    """
+    return not any(t.startswith(FP16_UNSAFE) for t in _model_types(model))
+
+
+def compute_dtype(hw: Hardware, model=None):
+    """The dtype `model` computes in on `hw`: the one decision that load_model and finetune share.
+
+    CPU: fp32. GPU with bf16: bf16. GPU without bf16 (a T4, or T4 mode): fp16, except for models that overflow
+    fp16 (`fp16_safe`), which get fp32: Gemma 3 270M is 268 M parameters, so fp32 costs ~1 GB more and is exact,
+    where fp16 gives NaN. `model`: a model, config, model_type string, or None (unknown: fp16 there).
+    """
+    import torch
+
+    if hw.device != "cuda":
+        return torch.float32
+    if hw.bf16:
+        return torch.bfloat16
+    return torch.float16 if fp16_safe(model) else torch.float32
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -148,9 +266,21 @@ def pick_models(profile: str | None = None) -> tuple[str, str]:
 
     With a GPU and the Hub reachable: Gemma 2 2B base and IT (the workshop's models). Otherwise
     the embedded offline pair. `STOIC_PROFILE=offline|colab` or `profile=` overrides.
+    `STOIC_BASE_MODEL` and `STOIC_INSTRUCT_MODEL` (a preset, Hub id or local folder) replace either choice: on a
+    machine with no Hub, point them at model folders and every notebook's settings cell uses those.
 
     Example: `BASE, INSTRUCT = stoic_workshop.pick_models()`
     """
+    pair, why = _pick(profile)
+    base, instruct = os.environ.get("STOIC_BASE_MODEL"), os.environ.get("STOIC_INSTRUCT_MODEL")
+    if base or instruct:
+        pair = (base or pair[0], instruct or pair[1])
+        why = "STOIC_BASE_MODEL / STOIC_INSTRUCT_MODEL set"
+    print(f"Models: base={pair[0]}, instruct={pair[1]} ({why})")
+    return pair
+
+
+def _pick(profile: str | None) -> tuple[tuple[str, str], str]:
     profile = profile or os.environ.get("STOIC_PROFILE")
     if profile not in (None, "", "offline", "colab"):
         raise ValueError(f"profile must be 'offline' or 'colab', got {profile!r}")
@@ -164,8 +294,7 @@ def pick_models(profile: str | None = None) -> tuple[str, str]:
         pair, why = OFFLINE_PAIR, "GPU found but the Hugging Face Hub is unreachable: using the offline models"
     else:
         pair, why = COLAB_PAIR, "GPU and Hub available: using Gemma 2 2B"
-    print(f"Models: base={pair[0]}, instruct={pair[1]} ({why})")
-    return pair
+    return pair, why
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,6 +490,17 @@ def _resolve(name_or_path: str) -> tuple[Preset | None, str]:
     return _preset(name_or_path), name_or_path
 
 
+def _model_type(source: str) -> str | None:
+    """The model_type in `source`'s config (a local folder or the Hub), else guessed from its name."""
+    try:
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(source).model_type
+    except Exception:  # offline with a Hub name, a gated repo: the name still tells Gemma 3 apart
+        squashed = source.lower().replace("-", "").replace("_", "")
+        return "gemma3" if "gemma3" in squashed else None
+
+
 def _need(module: str, install: str, why: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise ImportError(f"{why} needs {module}: pip install {install}")
@@ -407,6 +547,8 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
     - CPU: full precision (fp32), the faster choice there; Unsloth and bitsandbytes are never imported.
     - CPU with `cpu_4bit=True`: real QLoRA's base, NF4 through bitsandbytes with fp32 compute: a third of the
       memory of fp32 for SmolLM2 (186 vs 550 MB resident), but steps ~1.5-2x slower on a CPU (see memory.py).
+    - Compute dtype (`compute_dtype`): bf16 on a GPU that has it; fp16 on one without (a T4, or STOIC_T4=1 on a
+      bigger GPU); but fp32 there for Gemma 3, whose activations overflow fp16 (NaN from the first forward).
     Offline presets are converted from GGUF once and cached (see `model_folder`). Gemma
     tokenizers get the Gemma chat template if they lack one, and generation stops at end of turn.
 
@@ -453,7 +595,13 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
         backend = backend or os.environ.get("STOIC_BACKEND") or "transformers"
     if backend not in ("unsloth", "transformers"):
         raise ValueError(f"backend must be 'unsloth' or 'transformers', got {backend!r}")
-    dtype = torch.float32 if hw.device != "cuda" else (torch.bfloat16 if hw.bf16 else torch.float16)
+    # fp32 on a CPU, bf16 on a GPU that has it; without bf16 (a T4, or STOIC_T4=1) fp16, or fp32 for a model that
+    # overflows fp16 (Gemma 3): only then is the model's config read, to know which it is.
+    model_type = _model_type(source) if hw.device == "cuda" and not hw.bf16 else None
+    dtype = compute_dtype(hw, model_type)
+    if hw.device == "cuda" and dtype == torch.float32:
+        print(f"{name_or_path} ({model_type}): its activations go above fp16's largest number (65,504) and this "
+              f"GPU has no bf16, so it computes in fp32{' on its 4-bit NF4 weights' if load_in_4bit else ''}.")
 
     try:
         if backend == "unsloth":
@@ -461,8 +609,11 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
             _unsloth_environment()
             from unsloth import FastLanguageModel
 
+            # Unsloth is given fp16 for Gemma 3 without bf16, as its own T4 notebooks do: it then switches that family
+            # to its float32 path itself (FORCE_FLOAT32 in Unsloth's loader).
             model, tokenizer = FastLanguageModel.from_pretrained(
-                model_name=source, max_seq_length=max_seq_length, dtype=dtype, load_in_4bit=load_in_4bit)
+                model_name=source, max_seq_length=max_seq_length, load_in_4bit=load_in_4bit,
+                dtype=torch.float16 if hw.device == "cuda" and dtype == torch.float32 else dtype)
         else:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -495,7 +646,9 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
     model.load_report = LoadReport(
         name=name_or_path, source=source, backend=backend,
         device=hw.device, dtype=str(dtype).replace("torch.", ""), four_bit=bool(load_in_4bit),
-        parameters=sum(p.numel() for p in model.parameters()), seconds=time.time() - start, hardware=hw)
+        # num_parameters counts a 4-bit weight as the parameters it holds; numel() of its packed storage is half
+        # (seen on an H200: Gemma 3 270M reported as 218 M in 4-bit)
+        parameters=model.num_parameters(), seconds=time.time() - start, hardware=hw)
     if verbose:
         print(model.load_report)
     return model, tokenizer

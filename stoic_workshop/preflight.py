@@ -26,14 +26,15 @@ CRITICAL = {"transformers", "torch", "trl", "peft", "unsloth", "bitsandbytes"}
 
 
 def pins(profile: str) -> dict[str, str]:
-    """The pinned versions of a profile: requirements.txt (offline) or the package's `colab` extra."""
+    """The pinned versions of a profile: the package's `offline` or `colab` extra (what the notebooks' install cell
+    installs); in a checkout, the offline profile is requirements.txt, which pins the rest of the stack too."""
     found: dict[str, str] = {}
-    if profile == "offline":
-        source = ROOT / "requirements.txt"
-        lines = source.read_text().splitlines() if source.is_file() else []
+    source = ROOT / "requirements.txt"
+    if profile == "offline" and source.is_file() and (ROOT / "pyproject.toml").is_file():
+        lines = source.read_text().splitlines()
     else:
         lines = [r.split(";")[0] for r in importlib.metadata.requires("stoic-workshop") or []
-                 if "extra == \"colab\"" in r or "extra == 'colab'" in r]
+                 if f'extra == "{profile}"' in r or f"extra == '{profile}'" in r]
     for line in lines:
         line = line.split("#")[0].strip()
         if "==" in line:

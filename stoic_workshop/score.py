@@ -41,10 +41,11 @@ import re
 from pathlib import Path
 
 from .data import _words
+from .files import course_dir
 
 __all__ = ["LEXICON", "stoic_score", "stoic_matches", "highlight", "add_words", "meaning_score", "load_references"]
 
-REFERENCES = Path(__file__).resolve().parent.parent / "data" / "score_references.json"
+REFERENCES = course_dir("data") / "score_references.json"
 
 # Stoic idea -> the words and phrases that signal it. Kept small: each entry should be a word a Stoic
 # answer uses and generic advice rarely does. Everyday words that self-help uses as much ("calm",

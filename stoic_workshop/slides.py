@@ -29,10 +29,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["AGENDA", "FIGURES", "SLIDES_DIR", "slide_figures", "render_slides", "screenshot", "overflowing",
-           "SlidesError"]
+from .files import course_dir, in_checkout
 
-SLIDES_DIR = Path(__file__).resolve().parent.parent / "slides"   # in a checkout (pip install -e .)
+__all__ = ["AGENDA", "FIGURES", "SLIDES_DIR", "slides_workdir", "slide_figures", "render_slides", "screenshot",
+           "overflowing", "SlidesError"]
+
+SLIDES_DIR = course_dir("slides")   # the deck as shipped: the checkout's slides/, or the copy inside the package
 
 # The workshop's agenda: each is the heading of a section title slide in deck.md, in this order.
 AGENDA = ("Background", "Experiment 1", "Choosing model and data", "Chat templates", "QLoRA", "Experiment 2",
@@ -62,6 +64,25 @@ class SlidesError(RuntimeError):
     """The deck cannot be built here: the message says what is missing and which command installs it."""
 
 
+def slides_workdir() -> Path:
+    """The folder the deck is drawn and rendered in.
+
+    In a checkout (or where SLIDES_DIR was pointed elsewhere) that is SLIDES_DIR itself. An installed package never
+    writes inside itself: the first call copies the shipped deck, its figures and Marp's pinned package files into
+    ./slides, keeping any file already there, and works on that copy.
+    Example: `slides_workdir()` -> Path("slides")
+    """
+    if SLIDES_DIR != course_dir("slides") or in_checkout("slides"):
+        return SLIDES_DIR
+    work = Path("slides")
+    for source in SLIDES_DIR.rglob("*"):
+        target = work / source.relative_to(SLIDES_DIR)
+        if source.is_file() and not target.exists() and "__pycache__" not in source.parts:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    return work
+
+
 # ---------------------------------------------------------------- figures from a run folder
 
 
@@ -76,7 +97,7 @@ def slide_figures(run, out=None) -> dict[str, Path]:
 
     matplotlib.use("Agg")   # files only: never open a window
     run = Path(run)
-    out = Path(out) if out is not None else SLIDES_DIR / "figures"
+    out = Path(out) if out is not None else slides_workdir() / "figures"
     needed = ["adapter/training.json", "summary.csv", "scores.csv", "answers.csv", "forgetting.csv", "emissions.csv"]
     missing = [name for name in needed if not (run / name).is_file()]
     if missing:
@@ -283,7 +304,7 @@ def _marp(slides_dir: Path) -> list[str]:
     cli = slides_dir / "node_modules" / "@marp-team" / "marp-cli" / "marp-cli.js"
     if not cli.is_file():
         raise SlidesError(f"Marp CLI {MARP_VERSION} is not installed in {slides_dir / 'node_modules'}: run "
-                          f"`{INSTALL_MARP}` from the repository root (it installs the pinned version).")
+                          f"`npm ci --prefix {slides_dir}` (it installs the pinned version).")
     return [node, str(cli)]
 
 
@@ -314,13 +335,14 @@ def render_slides(out=None, *, deck=None, figures=None, timeout: float = 120) ->
     `figures` is the folder the deck's figures/ references point to (default: figures/ beside the deck).
     Example: `render_slides("runs/deck.html")` -> Path("runs/deck.html"); open it in any browser, arrow keys to move.
     """
-    deck = Path(deck) if deck is not None else SLIDES_DIR / "deck.md"
+    work = slides_workdir()
+    deck = Path(deck) if deck is not None else work / "deck.md"
     if not deck.is_file():
-        raise SlidesError(f"No deck at {deck}: the slides live in the repository's slides/ folder, so render from a "
-                          "checkout (pip install -e .) or pass the deck's path.")
+        raise SlidesError(f"No deck at {deck}: pass the path of a Marp Markdown deck, or leave it out for the "
+                          "workshop's own.")
     figures = Path(figures) if figures is not None else deck.parent / "figures"
     out = Path(out) if out is not None else deck.with_suffix(".html")
-    command = _marp(SLIDES_DIR if (SLIDES_DIR / "package.json").is_file() else deck.parent)
+    command = _marp(work if (work / "package.json").is_file() else deck.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / deck.name

@@ -14,6 +14,10 @@ One call, `finetune(model, tokenizer, dataset, "adapters")`, runs TRL's SFTTrain
   each step costs more, since every 4-bit matrix is unpacked to fp32 in each pass, forward and backward
   (bench/memory.py). The adapters it saves load on the full-precision base like any others.
 
+Precision on a GPU: bf16 where it has it; on a T4 (no bf16), or in T4 mode (STOIC_T4=1, see models.py), fp16 with
+a loss scaler, except for Gemma 3, whose activations go above fp16's largest number (65,504) and train in fp32 there
+(`models.compute_dtype`). In T4 mode nothing may be in bf16: finetune checks the model before it trains.
+
 The defaults are the workshop's: LoRA r=16, alpha 16, dropout 0, lr 2e-4, 60 steps, batch 2 x accumulation 4,
 linear schedule with a short warm-up, loss on the replies only, seed 3407. Checkpoints are written every
 `save_steps`, so a run cut short (Colab disconnects, Ctrl-C, a killed process) continues with `resume=True`.
@@ -32,7 +36,7 @@ from pathlib import Path
 from .align import IGNORE, check_dataset, encode
 
 __all__ = ["finetune", "TrainResult", "TrainingDiverged", "DEFAULTS", "PROJECTIONS", "last_checkpoint",
-           "memory_in_use", "learning_rate_for"]
+           "memory_in_use", "learning_rate_for", "ensure_adapters", "diverged_message"]
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -235,7 +239,37 @@ def _rows(dataset, tokenizer, max_seq_length: int | None) -> tuple[list[dict], i
 # Callbacks: progress, guard rails
 
 
-def _callbacks(vocab_size: int, output_dir: Path, show_progress: bool):
+def diverged_message(loss: float, step: int, learning_rate: float, good, dtype: str = "fp16",
+                     model_type: str | None = None) -> str:
+    """What the NaN guard says: the likely cause first, the fix, and the checkpoint to resume from.
+
+    `dtype`: what the run computed in ("fp16", "bf16", "fp32"); `model_type`: the model's config.model_type.
+    """
+    from .models import FP16_MAX, fp16_safe
+
+    limit = f"{FP16_MAX:,.0f}"
+    if dtype == "fp16" and not fp16_safe(model_type):
+        causes = (f"fp16 overflow, this model's known one: Gemma 3's activations go above fp16's largest number, "
+                  f"{limit} (with the real 270M weights its hidden states reach about 104,000), so in fp16 they become "
+                  f"inf and the loss NaN, whatever the learning rate. Train it in bf16 or fp32: load_model picks fp32 "
+                  f"for Gemma 3 on a GPU without bf16 (a T4); a model loaded by hand in fp16 must be loaded again in "
+                  f"fp32 (dtype=torch.float32, or bnb_4bit_compute_dtype=torch.float32 for 4-bit)")
+    elif dtype == "fp16":
+        causes = (f"fp16 overflow (activations above fp16's largest number, {limit}; Gemma 3 does this in fp16, which "
+                  f"is why it trains in fp32 on a GPU without bf16 such as a T4; for another model on a T4 lower the "
+                  f"learning rate or use a GPU with bf16) or a learning rate too high for this model "
+                  f"(lr {learning_rate:g}; try half)")
+    else:
+        causes = (f"a learning rate too high for this model (lr {learning_rate:g}; try half). Not fp16 overflow "
+                  f"(activations above fp16's largest number, {limit}, as Gemma 3's are in fp16): this run computed "
+                  f"in {dtype}")
+    return (f"The loss became {loss} at step {step}, so training stopped and nothing from this step on was saved. "
+            f"Likely cause: {causes}. Last good checkpoint: {good or 'none yet (it diverged before the first save)'}; "
+            f"continue from it with resume=True after changing the setting.")
+
+
+def _callbacks(vocab_size: int, output_dir: Path, show_progress: bool, dtype: str = "fp16",
+               model_type: str | None = None):
     from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
@@ -281,14 +315,8 @@ def _callbacks(vocab_size: int, output_dir: Path, show_progress: bool):
             if not math.isfinite(loss):
                 control.should_training_stop = True
                 control.should_save = False
-                good = last_checkpoint(output_dir)
-                self.diverged = (
-                    f"The loss became {loss} at step {state.global_step}, so training stopped and nothing from this "
-                    f"step on was saved. Likely causes: fp16 overflow (on a T4, which has no bf16: lower the "
-                    f"learning rate or use a GPU with bf16) or a learning rate too high for this model "
-                    f"(lr {args.learning_rate:g}; try half). Last good checkpoint: "
-                    f"{good or 'none yet (it diverged before the first save)'}; continue from it with resume=True "
-                    f"after changing the setting.")
+                self.diverged = diverged_message(loss, state.global_step, args.learning_rate,
+                                                 last_checkpoint(output_dir), dtype, model_type)
             elif not self.first_checked:
                 self.first_checked = True
                 if state.global_step <= args.logging_steps and loss > math.log(vocab_size) + 1:
@@ -411,14 +439,16 @@ def _prepare(model, route: str, settings: dict):
         wrapped = FastLanguageModel.get_peft_model(model, use_gradient_checkpointing="unsloth",
                                                    random_state=settings["seed"], **lora)
         model.__dict__["_stoic_peft"] = wrapped
-        return wrapped, f"4-bit NF4 base, {_gpu_dtype()} compute"
+        return wrapped, f"4-bit NF4 base, {_gpu_dtype(model)} compute{_why_fp32(model)}"
+    if route in ("qlora", "gpu-lora") and _gpu_dtype(model) == "fp32":
+        _compute_in_fp32(model)  # Gemma 3 without bf16: a model loaded by hand in fp16 would give NaN
     if route == "qlora":
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
-        precision = f"4-bit NF4 base, {_gpu_dtype()} compute"
+        precision = f"4-bit NF4 base, {_gpu_dtype(model)} compute{_why_fp32(model)}"
     elif route == "gpu-lora":
-        precision = f"{_gpu_dtype()} base"
+        precision = f"{_gpu_dtype(model)} base{_why_fp32(model)}"
     elif route == "cpu-qlora":
         # No prepare_model_for_kbit_training: what it adds (upcasting 16-bit weights, gradient checkpointing) buys
         # nothing on a CPU whose weights are already fp32 and whose memory is not the limit for these models.
@@ -436,19 +466,78 @@ def _prepare(model, route: str, settings: dict):
     return wrapped, precision
 
 
-def _gpu_dtype() -> str:
-    from .models import hardware
+def _gpu_dtype(model=None) -> str:
+    """"bf16", "fp16" or "fp32": what a GPU route computes in for `model` (models.compute_dtype decides)."""
+    import dataclasses
 
-    return "bf16" if hardware().bf16 else "fp16"
+    import torch
+
+    from .models import compute_dtype, hardware
+
+    hw = dataclasses.replace(hardware(), device="cuda")  # asked for a GPU route only
+    return {torch.bfloat16: "bf16", torch.float16: "fp16", torch.float32: "fp32"}[compute_dtype(hw, model)]
 
 
-def _config(route: str, settings: dict, ckpt_dir: Path, max_seq_length: int):
+def _why_fp32(model) -> str:
+    return " (it overflows fp16 and this GPU has no bf16)" if _gpu_dtype(model) == "fp32" else ""
+
+
+def _compute_in_fp32(model) -> None:
+    """Float weights to fp32, and 4-bit layers computing in fp32: for a model that must not run in fp16 (Gemma 3)."""
+    import torch
+
+    for param in model.parameters():
+        if param.is_floating_point() and param.dtype in (torch.float16, torch.bfloat16):
+            param.data = param.data.float()
+    for module in model.modules():
+        for name, buf in module.named_buffers(recurse=False):
+            if buf.is_floating_point() and buf.dtype in (torch.float16, torch.bfloat16):
+                module._buffers[name] = buf.float()
+        if getattr(module, "compute_dtype", None) in (torch.float16, torch.bfloat16):  # bitsandbytes Linear4bit
+            module.compute_dtype = torch.float32
+
+
+def _adapters_in_fp32(model) -> None:
+    """Trainable weights back to fp32 where the GPU computes in fp16 or fp32.
+
+    TRL 1.15's SFTTrainer casts the LoRA weights of every quantized model to bf16 (the QLoRA paper's recipe). With
+    fp16 compute, on a T4, the loss scaler then stops the first step ("_amp_foreach_non_finite_check_and_unscale_cuda"
+    not implemented for 'BFloat16', seen in T4 mode on an H200); fp16 mixed precision needs fp32 master weights.
+    """
+    import torch
+
+    for param in model.parameters():
+        if param.requires_grad and param.dtype in (torch.bfloat16, torch.float16):
+            param.data = param.data.float()
+
+
+def _check_t4(model, route: str) -> None:
+    """In T4 mode (STOIC_T4=1) nothing may be in bf16, which a T4 cannot compute: refuse such a model, naming it."""
+    import torch
+
+    from .models import T4_ENV, hardware
+
+    if route not in ("qlora", "gpu-lora") or not getattr(hardware(), "emulating_t4", False):
+        return
+    found = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.dtype == torch.bfloat16]
+    if found:
+        raise RuntimeError(f"T4 mode ({T4_ENV}=1): {len(found)} tensors of this model are in bf16 (e.g. {found[0]}), "
+                           "which a T4 cannot compute. Load the model with load_model after setting "
+                           f"{T4_ENV}=1, so that it picks fp16 (fp32 for Gemma 3).")
+
+
+def _config(route: str, settings: dict, ckpt_dir: Path, max_seq_length: int, dtype: str | None = None):
+    """TRL's SFTConfig for this route. `dtype` ("bf16", "fp16", "fp32"): a GPU route's compute, from _gpu_dtype.
+
+    bf16 and fp16 turn on mixed precision (fp16 with a loss scaler); fp32 (Gemma 3 without bf16) turns both off.
+    """
     from trl import SFTConfig
 
     from .energy import TRAINER_REPORT_TO
 
     gpu = route not in CPU_ROUTES
-    bf16 = gpu and _gpu_dtype() == "bf16"
+    dtype = (dtype or _gpu_dtype()) if gpu else "fp32"
+    bf16, fp16 = dtype == "bf16", dtype == "fp16"
     batch, accum = _fold(route, settings, max_seq_length)
     optim = settings["optim"] or ("adamw_8bit" if gpu and _has_bitsandbytes() else "adamw_torch")
     return SFTConfig(
@@ -457,7 +546,7 @@ def _config(route: str, settings: dict, ckpt_dir: Path, max_seq_length: int):
         learning_rate=settings["learning_rate"], warmup_steps=settings["warmup_steps"],
         lr_scheduler_type=settings["lr_scheduler_type"], weight_decay=settings["weight_decay"], optim=optim,
         seed=settings["seed"], data_seed=settings["seed"],
-        bf16=bf16, fp16=gpu and not bf16, use_cpu=not gpu,
+        bf16=bf16, fp16=fp16, use_cpu=not gpu,
         gradient_checkpointing=route == "qlora",
         logging_steps=1, logging_nan_inf_filter=False, disable_tqdm=True, report_to=TRAINER_REPORT_TO,
         save_strategy="steps", save_steps=settings["save_steps"], save_total_limit=2,
@@ -521,6 +610,8 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
     rows, max_seq_length = _rows(dataset, tokenizer, settings["max_seq_length"])
     settings["max_seq_length"] = max_seq_length
     model, precision = _prepare(model, route, settings)
+    dtype = _gpu_dtype(model) if route not in CPU_ROUTES else ("bf16" if precision.startswith("bf16") else "fp32")
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
     trainable, total = model.get_nb_trainable_parameters()
     per_pass, passes = _fold(route, settings, max_seq_length)
     precision += f", {per_pass} examples x {passes} pass{'es' if passes > 1 else ''} per step"
@@ -530,12 +621,15 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     vocab_size = model.get_output_embeddings().weight.shape[0]
-    progress_cb, guard = _callbacks(vocab_size, output_dir, progress)
+    progress_cb, guard = _callbacks(vocab_size, output_dir, progress, dtype, model_type)
     trainer = _trainer_class(route)(
-        model=model, args=_config(route, settings, ckpt_dir, max_seq_length),
+        model=model, args=_config(route, settings, ckpt_dir, max_seq_length, dtype),
         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE),
         callbacks=[guard, progress_cb])
+    if route in ("qlora", "gpu-lora") and dtype != "bf16":
+        _adapters_in_fp32(trainer.model)
+    _check_t4(trainer.model, route)
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)
@@ -577,3 +671,39 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
     plt.close(fig)
     model.eval()
     return result
+
+
+def ensure_adapters(model_name: str, folder="adapters/stoic", *, steps: int | None = None) -> Path:
+    """The adapters notebook 2 saves in `folder`; where there are none yet, train them now with notebook 2's recipe.
+
+    A notebook opened from its Colab badge starts on a fresh machine, without what notebook 2 saved. Then this loads
+    `model_name`, trains it on notebook 2's data (the generator's 100 pairs, seed 3407, the 90% training split;
+    not the exercise's own pairs) for `steps` steps (default $STOIC_TRAIN_STEPS, else 60) at
+    `learning_rate_for(model)`, saves the standard adapter folder and frees the model. A run cut short continues
+    from its last checkpoint.
+    Example: `ensure_adapters("smollm2-135m-instruct", "adapters/stoic")` -> Path("adapters/stoic")
+    """
+    import gc
+
+    import torch
+
+    from .dataset import make_dataset, train_eval_split
+    from .models import load_model
+
+    folder = Path(folder)
+    if (folder / "adapter_config.json").is_file():
+        print(f"Adapters found in {folder}: using them.")
+        return folder
+    steps = steps or int(os.environ.get("STOIC_TRAIN_STEPS", 60))
+    print(f"No adapters in {folder} yet (a notebook opened on its own starts without notebook 2's): training "
+          f"{model_name} now with notebook 2's recipe, {steps} steps.")
+    model, tokenizer = load_model(model_name, verbose=False)
+    splits = train_eval_split(make_dataset(n=100, seed=3407), eval_fraction=0.1, seed=3407)
+    result = finetune(model, tokenizer, splits["train"], folder, max_steps=steps,
+                      learning_rate=learning_rate_for(model), resume=last_checkpoint(folder) is not None)
+    print(f"Saved the adapters in {folder} ({result.steps} steps, {result.seconds:.0f} s).")
+    del model, result
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return folder

@@ -1,15 +1,21 @@
 """The main job: run the course notebooks headless and keep the executed copies to open later.
 
-Executed copies go to their own folder, never over the clean notebooks in `notebooks/`. A cell
-that fails still leaves the executed notebook (with the error in it) on disk.
+Each notebook is copied out of the package into a working folder and run there, as a learner runs it: what it
+writes (adapters/, eval/, deploy/) lands beside it, never inside the package or the repository's `notebooks/`.
+Together (the default) all four share one folder, as in one Jupyter session, so notebook 3 reads the adapters
+notebook 2 saved. `alone=True` gives each its own empty folder, as Colab opens a notebook from its badge on a fresh
+machine. A cell that fails still leaves the executed notebook (with the error in it) on disk.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
+
+from .files import course_dir
 
 __all__ = ["NOTEBOOKS", "notebooks_dir", "run_notebook", "workshop"]
 
@@ -17,12 +23,8 @@ NOTEBOOKS = ["01_base_vs_instruct.ipynb", "02_finetune.ipynb", "03_evaluation.ip
 
 
 def notebooks_dir() -> Path:
-    """The course notebooks, beside the package in a checkout of the repository."""
-    folder = Path(__file__).resolve().parent.parent / "notebooks"
-    if not folder.is_dir():
-        raise FileNotFoundError(f"No notebooks at {folder}: run from a checkout of the repository "
-                                "installed with `pip install -e .`.")
-    return folder
+    """The clean course notebooks: packaged with the wheel, or the checkout's notebooks/ (see files.py)."""
+    return course_dir("notebooks")
 
 
 def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, timeout: int = 3600) -> Path:
@@ -70,19 +72,31 @@ def _write_html(notebook, target: Path) -> None:
     target.write_text(body, encoding="utf-8")
 
 
-def workshop(out_dir: str | os.PathLike = "runs", profile: str = "offline") -> list[Path]:
-    """Run every course notebook on `profile` (the embedded offline models by default)."""
+def workshop(out_dir: str | os.PathLike = "runs", profile: str = "offline", *, alone: bool = False,
+             names: list[str] | None = None) -> list[Path]:
+    """Run the course notebooks (all of them, or `names`) on `profile` (the embedded offline models by default).
+
+    Each is copied fresh from the package into `out_dir` (or, with `alone=True`, into `out_dir/<notebook name>/`)
+    and executed there; the executed copy replaces that copy, beside what the notebook wrote.
+    Example: `workshop("runs")` -> [Path("runs/01_base_vs_instruct.ipynb"), ...]
+    """
     from .models import OFFLINE_PAIR, model_folder
 
+    unknown = sorted(set(names or []) - set(NOTEBOOKS))
+    if unknown:
+        raise ValueError(f"No course notebook named {', '.join(unknown)}; the notebooks are {', '.join(NOTEBOOKS)}.")
     os.environ["STOIC_PROFILE"] = profile  # the notebook kernels inherit it
     if profile == "offline":
         for name in OFFLINE_PAIR:
             model_folder(name)  # converts once, with a progress bar, before any kernel starts
     written = []
-    for name in NOTEBOOKS:
+    for name in names or NOTEBOOKS:
         start = time.time()
-        print(f"Running {name} ...", flush=True)
-        target = run_notebook(notebooks_dir() / name, out_dir)
+        folder = Path(out_dir) / Path(name).stem if alone else Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"Running {name} in {folder} ...", flush=True)
+        copy = Path(shutil.copyfile(notebooks_dir() / name, folder / name))
+        target = run_notebook(copy, folder)
         html = target.with_suffix(".html")
         also = f" and {html}" if html.exists() else ""
         print(f"  done in {time.time() - start:.0f} s -> {target}{also}")

@@ -71,9 +71,16 @@ def test_install_cells_are_identical_and_agree_with_the_pins():
     cells = {_install_cell(nbformat.read(p, as_version=4)) for p in PATHS}
     assert len(cells) == 1, "every notebook installs the same way"
     cell = cells.pop()
-    # the git tag installed is this package's version
-    tag = re.search(r"\.git@v([\w.]+)", cell).group(1)
-    assert tag == PYPROJECT["project"]["version"] == stoic_workshop.__version__
+    # the source is written once, in the cell: the package's own repository at the tag of this package's version
+    sources = re.findall(r'SOURCE = "([^"]+)"', cell)
+    version = PYPROJECT["project"]["version"]
+    assert sources == [f"git+{PYPROJECT['project']['urls']['Repository']}.git@v{version}"]
+    assert version == stoic_workshop.__version__
+    assert cell.count("git+") == 1 and '@ {SOURCE}"' in cell
+    # Colab's own torch (built for its CUDA) is pinned to itself, so that no dependency can replace it
+    assert "KEEP = f\"torch=={md.version('torch')}\"" in cell and '"{KEEP}"' in cell
+    # one line says what happened, on the first run and on every run after it
+    assert "is already installed: nothing to do." in cell and 'print(f"Installed stoic-workshop' in cell
     # the profiles it chooses between exist as extras; Unsloth only in the GPU one
     extras = PYPROJECT["project"]["optional-dependencies"]
     assert set(re.findall(r'"(\w+)" if shutil.which\("nvidia-smi"\) else "(\w+)"', cell)[0]) == {"colab", "offline"}

@@ -175,3 +175,16 @@ def test_merge_on_the_gpu_matches_base_plus_adapters(gemma2_folder, random_adapt
     print(f"adapter effect {effect:.4f}, merge error {error:.4f}, logit scale {expected.abs().max().item():.2f}")
     assert effect > 0.1 and error < 0.2 * effect
     assert (got.argmax(-1) == expected.argmax(-1)).float().mean() > 0.9
+
+
+def test_a_local_judge_on_the_gpu_retries_by_sampling(gemma2_folder):
+    """A judge's retry samples (attempt > 0). Seen on an H200 running notebook 3 with a random Gemma 2: the draw failed
+    ("Expected a 'cuda' device type for generator") because the generator was a CPU one and the logits were not."""
+    from stoic_workshop.judge import _Writer
+
+    model, tokenizer = sw.load_model(gemma2_folder, verbose=False)
+    writer = _Writer(model, tokenizer, seed=1)
+    words = writer.string("The answer, in a few words: \"", 40, max_tokens=8, sample=True)
+    assert isinstance(words, str)
+    again = _Writer(model, tokenizer, seed=1).string("The answer, in a few words: \"", 40, max_tokens=8, sample=True)
+    assert again == words  # one seed, one draw

@@ -126,3 +126,19 @@ def test_nf4_error_is_small_but_not_zero():
     assert r.bits_per_weight == pytest.approx(4.5)
     assert 0.02 < r.relative_rms < 0.2
     assert r.shape == (576, 1536)
+
+
+@pytest.mark.parametrize("name", ["gemma-3-270m", "smollm2-135m-instruct"])
+def test_offline_presets_are_estimated_from_built_in_configs_equal_to_their_converted_ones(name):
+    """The estimate never converts a model (Colab's transformers 5.17 cannot convert Gemma 3's tokenizer), so the
+    built-in config must say what the converted GGUF's config.json says, field for field."""
+    from transformers import AutoConfig
+
+    from stoic_workshop.memory import _HUB_CONFIGS, _config
+
+    converted = AutoConfig.from_pretrained(sw.model_folder(name))
+    built_in, _ = _config(name)
+    assert type(built_in) is type(converted)
+    for field in _HUB_CONFIGS[name][1]:
+        assert getattr(built_in, field) == getattr(converted, field), field
+    assert sw.estimate_memory(name, "qlora").total == sw.estimate_memory(converted, "qlora").total

@@ -168,3 +168,25 @@ def test_real_transformers_5_17_conversion_is_refused_and_nothing_cached(tmp_pat
     assert "TokenizerMismatch: The gemma-3-270m tokenizer built by transformers 5.17.0" in out.stderr
     assert "got:      [9259, 515, 504" in out.stderr  # no <bos>, and "world" split into pieces
     assert not (tmp_path / "models" / "gemma-3-270m").exists()  # a broken conversion is never cached
+
+
+def test_model_folders_replace_the_picked_models_through_one_setting(monkeypatch, capsys, tmp_path):
+    """A GPU machine with no Hub (or a learner's own models): two variables, read by every notebook's settings."""
+    monkeypatch.setenv("STOIC_PROFILE", "offline")
+    monkeypatch.delenv("STOIC_BASE_MODEL", raising=False)
+    monkeypatch.setenv("STOIC_INSTRUCT_MODEL", str(tmp_path / "my-model"))
+    assert sw.pick_models() == ("gemma-3-270m", str(tmp_path / "my-model"))  # the base stays the profile's choice
+    assert "(STOIC_BASE_MODEL / STOIC_INSTRUCT_MODEL set)" in capsys.readouterr().out
+    monkeypatch.delenv("STOIC_INSTRUCT_MODEL")
+    assert sw.pick_models() == ("gemma-3-270m", "smollm2-135m-instruct")
+    assert "(offline profile asked for)" in capsys.readouterr().out
+
+
+def test_a_4_bit_model_reports_all_its_parameters(smol):
+    """bitsandbytes packs two 4-bit weights in a byte, so numel() of the stored tensors is about half: the load report
+    must still say the model's size (an H200 run said "218 M parameters" for Gemma 3 270M in 4-bit)."""
+    model, _ = smol
+    four_bit, _ = sw.load_model("smollm2-135m-instruct", cpu_4bit=True, verbose=False)
+    assert model.load_report.parameters == 134_515_008  # SmolLM2-135M: embedding 49152 x 576 tied, 30 layers
+    assert four_bit.load_report.parameters == model.load_report.parameters
+    assert sum(p.numel() for p in four_bit.parameters()) < 0.8 * model.load_report.parameters  # the packed count

@@ -1,5 +1,7 @@
-"""The course notebooks, run the way a user runs them: through the main job command, on the offline models."""
+"""The course notebooks, run the way a Colab attendee runs them: each notebook alone in an empty folder, with the
+package installed from the built wheel (not the checkout), through the main job command, on the offline models."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -62,16 +64,67 @@ def test_committed_notebook_is_clean_and_has_colab_badge(path):
 
 # Executed copies are kept here (git-ignored): CI keeps them as artifacts, to open and read after a run.
 ARTIFACTS = ROOT / "runs" / "ci-notebooks"
+WORK = ARTIFACTS / "work"   # each notebook runs alone in WORK/<its name>/, as Colab opens it from its badge
+
+
+def _wheel_venv() -> Path | None:
+    """The venv with the built wheel installed (not editable), as .ci/run makes it: $STOIC_WHEEL_VENV."""
+    venv = os.environ.get("STOIC_WHEEL_VENV")
+    if not venv and os.environ.get("CI"):
+        pytest.fail("CI runs the notebooks from the built wheel: .ci/run sets STOIC_WHEEL_VENV to its venv")
+    return Path(venv) if venv else None
+
+
+def _run_alone(names=(), cwd=None):
+    """`stoic-workshop workshop --alone` from the wheel's venv (else this environment), from an empty folder."""
+    venv = _wheel_venv()
+    command = [str(venv / "bin" / "stoic-workshop")] if venv else [sys.executable, "-m", "stoic_workshop.cli"]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    run = subprocess.run([*command, "workshop", "--alone", "--out", str(WORK), *names],
+                         capture_output=True, text=True, cwd=cwd, env=env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
+def _has_llama_cpp() -> bool:
+    """Whether the Python that runs the notebooks has llama.cpp's bindings."""
+    venv = _wheel_venv()
+    python = str(venv / "bin" / "python") if venv else sys.executable
+    return subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0
+
+
+def _keep(into: str, names) -> Path:
+    """Copy the executed notebooks (.ipynb + .html) out of their working folders into ARTIFACTS/`into`."""
+    out = ARTIFACTS / into
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        for suffix in (".ipynb", ".html"):
+            shutil.copyfile(WORK / Path(name).stem / Path(name).with_suffix(suffix).name,
+                            out / Path(name).with_suffix(suffix).name)
+    return out
 
 
 @pytest.fixture(scope="module")
-def executed():
-    out = ARTIFACTS / "first-run"
-    shutil.rmtree(out, ignore_errors=True)
-    run = subprocess.run([sys.executable, "-m", "stoic_workshop.cli", "workshop", "--out", str(out)],
-                         capture_output=True, text=True, cwd=ROOT)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return out
+def executed(tmp_path_factory):
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    _run_alone(cwd=tmp_path_factory.mktemp("empty"))
+    return _keep("first-run", [p.name for p in NOTEBOOKS])
+
+
+def test_notebooks_ran_alone_on_the_installed_package(executed):
+    """Each notebook found only itself in its folder, and its kernel imported the installed package."""
+    for path in NOTEBOOKS:
+        printed = _printed(nbformat.read(executed / path.name, as_version=4))
+        assert "stoic-workshop 0.1.0 is already installed: nothing to do." in printed  # the install cell, run again
+    for name in ("03_evaluation", "04_deploy"):  # no notebook 2 beside them: they trained their own adapters
+        printed = _printed(nbformat.read(executed / f"{name}.ipynb", as_version=4))
+        assert "No adapters in adapters/stoic yet" in printed and "Saved the adapters in adapters/stoic" in printed
+    venv = _wheel_venv()
+    if venv:  # the kernel is this venv's python started in the notebook's folder: what does it import there?
+        where = subprocess.run([str(venv / "bin" / "python"), "-c", "import stoic_workshop as s; print(s.__file__)"],
+                               capture_output=True, text=True, cwd=WORK / "01_base_vs_instruct",
+                               env={"PATH": "/usr/bin:/bin"})
+        assert where.returncode == 0, where.stderr
+        assert Path(where.stdout.strip()).is_relative_to(venv) and "site-packages" in where.stdout
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -111,7 +164,7 @@ def test_finetune_notebook_trains_plots_measures_and_saves(executed):
     summary = next(o["data"]["text/plain"] for c in nb.cells for o in c.get("outputs", [])
                    if "Fine-tuned for" in o.get("data", {}).get("text/plain", ""))
     assert "Energy per phase" in summary and "training:" in summary
-    record = json.loads((ROOT / "notebooks" / "adapters" / "stoic" / "training.json").read_text())
+    record = json.loads((WORK / "02_finetune" / "adapters" / "stoic" / "training.json").read_text())
     first, last = record["losses"][0][1], record["losses"][-1][1]
     assert last < first  # it learned: the run's own loss record, not a printed claim
     figures = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
@@ -158,11 +211,15 @@ def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(execute
 
     nb = nbformat.read(executed / "03_evaluation.ipynb", as_version=4)
     printed = _printed(nb)
-    assert "Judge: smollm2-135m-instruct on a local llama.cpp server (offline default" in printed
+    # The offline default judge: llama.cpp's server where its bindings are installed (requirements-dev.txt), else the
+    # model itself through transformers, as for an attendee (the `offline` and `colab` profiles have no llama.cpp).
+    judge = ("on a local llama.cpp server (offline default" if _has_llama_cpp() else
+             "in this process (transformers), adapters off")
+    assert f"Judge: smollm2-135m-instruct {judge}" in printed
     assert "Well done: you added 'calm', 'serene', 'serenity'" in printed  # the lexicon exercise's check
     assert "Well done: you added 'brevity'" in printed                        # the rubric exercise's check
     assert "agreement (stoic ranked above non-stoic, 0.5 = chance)" in printed
-    folder = ROOT / "notebooks" / "eval"
+    folder = WORK / "03_evaluation" / "eval"
     table = pd.read_csv(folder / "answers.csv", keep_default_na=False)
     assert len(table) == 16 and (table["before"] != "").all() and (table["fine-tuned"] != "").all()
     assert (table["before"] != table["fine-tuned"]).mean() > 0.5  # the adapters changed the answers
@@ -189,7 +246,7 @@ def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(execute
 def test_deploy_notebook_merges_exports_runs_and_writes_a_modelfile(executed):
     nb = nbformat.read(executed / "04_deploy.ipynb", as_version=4)
     printed = _printed(nb)
-    folder = ROOT / "notebooks" / "deploy"
+    folder = WORK / "04_deploy" / "deploy"
     gguf = folder / "stoic-q8_0.gguf"
     with open(gguf, "rb") as f:
         assert f.read(4) == b"GGUF"
@@ -208,19 +265,17 @@ def test_deploy_notebook_merges_exports_runs_and_writes_a_modelfile(executed):
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
-def test_running_the_course_again_continues_from_what_is_on_disk(executed):
+def test_running_the_course_again_continues_from_what_is_on_disk(executed, tmp_path):
     """A learner runs notebooks 2-4 a second time (or after a restart): they work, and nothing is redone that a
     first run already finished: answers and verdicts are reused, not generated or judged again."""
-    from stoic_workshop.workshop import run_notebook
-
-    folder = ROOT / "notebooks" / "eval"
+    folder = WORK / "03_evaluation" / "eval"
     answers = (folder / "answers.csv").read_text()
     verdicts = {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.jsonl")}
-    again = ARTIFACTS / "second-run"
-    shutil.rmtree(again, ignore_errors=True)
-    for name in ("02_finetune.ipynb", "03_evaluation.ipynb", "04_deploy.ipynb"):
-        run_notebook(ROOT / "notebooks" / name, again)  # raises, naming the cell, if any cell fails
+    names = ["02_finetune.ipynb", "03_evaluation.ipynb", "04_deploy.ipynb"]
+    _run_alone(names, cwd=tmp_path)  # fails, naming the cell, if any cell fails
+    again = _keep("second-run", names)
     nb = nbformat.read(again / "03_evaluation.ipynb", as_version=4)
-    assert "generating them again" not in _printed(nb)  # the same seed trained the same adapters
+    assert "Adapters found in adapters/stoic: using them." in _printed(nb)  # not trained a second time
+    assert "generating them again" not in _printed(nb)
     assert (folder / "answers.csv").read_text() == answers
     assert {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.jsonl")} == verdicts

@@ -69,7 +69,7 @@ def test_a_missing_marp_names_the_install_command(tmp_path, monkeypatch):
     deck = tmp_path / "deck.md"
     deck.write_text("---\nmarp: true\n---\n\n# One slide\n")
     monkeypatch.setattr(slides, "SLIDES_DIR", tmp_path)  # a slides folder with no node_modules
-    with pytest.raises(slides.SlidesError, match=re.escape("npm ci --prefix slides")):
+    with pytest.raises(slides.SlidesError, match=re.escape(f"npm ci --prefix {tmp_path}")):
         slides.render_slides(tmp_path / "deck.html", deck=deck)
 
 
