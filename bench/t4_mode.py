@@ -53,21 +53,15 @@ def build_gemma2(folder: str, tokenizer: str) -> None:
 
 
 def build_gemma3(folder: str, gguf: str, tokenizer: str) -> dict:
-    """The packaged GGUF de-quantized to fp32 (as models._convert does), saved with the tokenizer; and a probe:
+    """The packaged GGUF de-quantized to fp32 (models.dequantize_gguf), saved with the tokenizer; and a probe:
     the largest |hidden state| of the plain fp32 model on a workshop conversation, and its plain fp16 forward."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from stoic_workshop.models import dequantize_gguf
 
     t0 = time.perf_counter()
-    gguf_model = AutoModelForCausalLM.from_pretrained(os.path.dirname(gguf), gguf_file=os.path.basename(gguf),
-                                                      dtype=torch.float32)
-    config = gguf_model.config.to_dict()
-    config.pop("quantization_config", None)
-    config = type(gguf_model.config).from_dict(config)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(gguf_model.state_dict(), strict=True)
-    model.generation_config = gguf_model.generation_config
-    del gguf_model
+    model = dequantize_gguf(gguf)
     tok = AutoTokenizer.from_pretrained(tokenizer)
     model.save_pretrained(folder)
     tok.save_pretrained(folder)

@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stoic-workshop", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("workshop", help="run the course notebooks headless and keep executed copies")
-    run.add_argument("--out", default="runs", help="folder for the executed notebooks (default: runs)")
+    run.add_argument("--out", default="runs", help="working folder: each notebook is copied there, run there and "
+                                                   "saved executed, with an .html copy (default: runs)")
     run.add_argument("--profile", default="offline", choices=["offline", "colab"])
     run.add_argument("--alone", action="store_true", help="give each notebook its own empty folder, as Colab opens "
                                                           "it from its badge (default: one shared folder)")

@@ -37,7 +37,7 @@ from .chat import prepare_tokenizer
 
 __all__ = ["Preset", "PRESETS", "Hardware", "hardware", "load_model", "pick_models", "cache_dir",
            "model_folder", "check_tokenizer", "TokenizerMismatch", "load_adapters", "t4_mode", "compute_dtype",
-           "fp16_safe", "T4_ENV", "FP16_MAX"]
+           "fp16_safe", "T4_ENV", "FP16_MAX", "dequantize_gguf"]
 
 
 @dataclass(frozen=True)
@@ -390,13 +390,33 @@ def check_tokenizer(tokenizer, preset: Preset | str) -> None:
                 "(transformers==5.24.0, see requirements.txt) and load again; the broken cache is not used.")
 
 
+def dequantize_gguf(path: str | os.PathLike):
+    """A GGUF file's weights as a plain fp32 transformers model, ready to train and to save.
+
+    transformers de-quantizes GGUF as it loads, but the model keeps a "quantized with gguf" marker that blocks
+    training and saving: the same architecture is rebuilt without it and the weights moved across (all keys match).
+    The tokenizer is separate: transformers 5.17 builds Gemma 3's wrongly from GGUF (see check_tokenizer).
+    Example: `dequantize_gguf("gemma-3-270m-q4_k_m.gguf").save_pretrained("gemma-3-270m")`
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    path = Path(path)
+    gguf_model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    config = gguf_model.config.to_dict()
+    config.pop("quantization_config", None)
+    model = AutoModelForCausalLM.from_config(type(gguf_model.config).from_dict(config), dtype=torch.float32)
+    model.load_state_dict(gguf_model.state_dict(), strict=True)
+    model.generation_config = gguf_model.generation_config
+    return model
+
+
 def _convert(preset: Preset, folder: Path) -> None:
     """GGUF -> normal safetensors folder, written to a temporary folder and renamed when whole."""
     if importlib.util.find_spec("gguf") is None or sys.modules.get("gguf", ...) is None:
         raise ImportError("Reading GGUF files needs the gguf package: pip install gguf==0.19.0")
-    import torch
     import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -415,18 +435,8 @@ def _convert(preset: Preset, folder: Path) -> None:
         check_tokenizer(tokenizer, preset)
         steps.update()
         steps.set_postfix_str("de-quantizing weights")
-        gguf_model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name,
-                                                          dtype=torch.float32)
+        model = dequantize_gguf(gguf_path)
         steps.update()
-        # A GGUF-loaded model keeps a "quantized with gguf" marker that blocks training and saving:
-        # rebuild the same architecture without it and move the de-quantized weights across.
-        config = gguf_model.config.to_dict()
-        config.pop("quantization_config", None)
-        config = type(gguf_model.config).from_dict(config)
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        model.load_state_dict(gguf_model.state_dict(), strict=True)
-        model.generation_config = gguf_model.generation_config
-        del gguf_model
         steps.set_postfix_str("saving")
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
