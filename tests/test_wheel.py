@@ -49,11 +49,12 @@ def test_the_wheel_and_the_sdist_carry_every_course_file_unchanged():
 def test_the_installed_package_reads_its_files_from_inside_itself(tmp_path):
     script = """
 import json, stoic_workshop as sw
+from stoic_workshop.evaluate import general_text
 from stoic_workshop.files import course_dir
 from stoic_workshop.judge import CALIBRATION_FILE
 print(json.dumps({
     "file": sw.__file__, "data": str(course_dir("data")), "notebooks": str(course_dir("notebooks")),
-    "prompts": len(sw.eval_prompts()), "general_words": len(sw.general_text().split()),
+    "prompts": len(sw.eval_prompts()), "general_words": len(general_text().split()),
     "calibration": len(CALIBRATION_FILE.read_text().splitlines()),
     "stoic": sw.stoic_score("Some things are within our control, and some are not."),
     "meaning": sw.meaning_score(["Some things are within our control: our judgements. Accept the rest."]),
