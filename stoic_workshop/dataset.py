@@ -19,7 +19,7 @@ from .files import course_dir
 __all__ = ["DataError", "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "write_default_data"]
 
 ROLES = ("system", "user", "assistant")
-DATA_DIR = course_dir("data")   # the packaged copy of the repository's data/ (read-only: write elsewhere)
+DATA_DIR = course_dir("data")   # read-only: the copy inside the wheel, or a checkout's data/ (see files.py)
 
 
 class DataError(ValueError):
