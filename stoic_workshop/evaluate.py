@@ -30,15 +30,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .data import eval_prompts
-from .files import course_dir
+from .dataset import DATA_DIR
 from .generate import generate
 from .judge import LocalJudge
 from .score import highlight, meaning_score, stoic_matches
 
 __all__ = ["answers", "read_answers", "score_answers", "bootstrap_ci", "summary", "plot_scores", "perplexity",
            "forgetting", "general_text", "side_by_side_scored", "report", "pick_judge"]
-
-DATA = course_dir("data")
 
 
 # ---------------------------------------------------------------- answers
@@ -283,7 +281,7 @@ def plot_scores(scored, path=None):
 
 def general_text() -> str:
     """Ordinary English with no Stoicism in it (data/general_english.txt): what fine-tuning must not break."""
-    return (DATA / "general_english.txt").read_text(encoding="utf-8")
+    return (DATA_DIR / "general_english.txt").read_text(encoding="utf-8")
 
 
 def perplexity(model, tokenizer, text: str | None = None, *, window: int = 512, stride: int = 256) -> float:
