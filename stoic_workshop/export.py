@@ -90,11 +90,35 @@ def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | No
     shutil.rmtree(part, ignore_errors=True)
     merged.save_pretrained(part)
     tokenizer.save_pretrained(part)
+    _keep_sentencepiece(part, adapters, base)
     (part / "merged.json").write_text(json.dumps({"base": base, "adapters": str(adapters.resolve()),
                                                   "dtype": dtype}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     os.replace(part, out)
     return out
+
+
+def _keep_sentencepiece(folder: Path, adapters: Path, base: str) -> None:
+    """Put the original sentencepiece `tokenizer.model` beside the merged weights when there is one.
+
+    transformers 5 saves Gemma's tokenizer as tokenizer.json only, and llama.cpp's converter reads Gemma 2's
+    vocabulary from tokenizer.model: without it, the Colab default (Gemma 2 2B) could not become a GGUF. The file
+    comes from the adapters, the base model's folder, or the base model's Hub repository, whichever has it.
+    """
+    if (folder / "tokenizer.model").is_file():
+        return
+    for candidate in (adapters / "tokenizer.model", Path(base) / "tokenizer.model"):
+        if candidate.is_file():
+            shutil.copyfile(candidate, folder / "tokenizer.model")
+            return
+    if Path(base).exists():
+        return
+    try:
+        from huggingface_hub import hf_hub_download
+
+        shutil.copyfile(hf_hub_download(base, "tokenizer.model"), folder / "tokenizer.model")
+    except Exception:  # none in the repository (a byte-level BPE model), or no Hub: to_gguf names what is missing
+        pass
 
 
 def converter(cache: str | os.PathLike | None = None, *, sdist: str | os.PathLike | None = None) -> Path:
@@ -172,6 +196,12 @@ def to_gguf(merged: str | os.PathLike, out: str | os.PathLike | None = None, *, 
                            "--outtype", quant], env=env, capture_output=True, text=True)
     if done.returncode:
         part.unlink(missing_ok=True)
+        if "tokenizer.model" in done.stderr and not (merged / "tokenizer.model").is_file():
+            model_type = json.loads((merged / "config.json").read_text()).get("model_type", "this model")
+            raise FileNotFoundError(
+                f"llama.cpp's converter reads the {model_type} vocabulary from tokenizer.model (sentencepiece), and "
+                f"{merged} has none: transformers 5 saves only tokenizer.json. Copy tokenizer.model from the base "
+                f"model's folder or Hub repository into {merged} and convert again.")
         raise RuntimeError(f"llama.cpp's converter failed on {merged}:\n{done.stderr.strip()[-1500:]}")
     os.replace(part, out)
     return out
@@ -276,7 +306,11 @@ def _verify_with_transformers(gguf: Path, prompt: str, merged, n: int, max_token
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # The merged folder holds the very tokenizer that went into the file. Rebuilding it from the GGUF is the fallback
+    # only: transformers 5.17 (Colab's pin) cannot build Gemma 3's (README "Two pinned profiles").
+    source = {"pretrained_model_name_or_path": merged} if merged is not None else {
+        "pretrained_model_name_or_path": gguf.parent, "gguf_file": gguf.name}
+    tokenizer = AutoTokenizer.from_pretrained(**source)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     stop_token = end_of_turn(tokenizer)
     stop_id = tokenizer.convert_tokens_to_ids(stop_token) if stop_token else tokenizer.eos_token_id

@@ -162,3 +162,23 @@ def test_every_exercise_has_a_check_and_a_hidden_solution(path):
         for check in checks:
             name = re.search(r"\bsw\.(check_\w+)\(", check.source).group(1)
             assert name in stoic_workshop.__all__
+
+
+def test_unsloth_numbers_in_readme_and_notebook_2_are_the_bench_s():
+    """The GPU route's claims (README, notebook 2) are the H200 bench's numbers, not remembered ones."""
+    import json
+
+    runs = {r["label"]: r for r in json.loads((ROOT / "bench" / "unsloth_h200.json").read_text())}
+    plain = runs["transformers"]
+    ours = runs["unsloth, eager soft-capping (the package since this run)"]
+    readme = (ROOT / "README.md").read_text()
+    for r in runs.values():
+        assert (f"| {r['time_to_adapter_s']:.1f} s | {r['load_s']:.1f} s | {r['first_step_s']:.1f} s | "
+                f"{r['later_step_s']:.3f} s | {r['peak_gib']:.2f} GiB |") in readme, r["label"]
+    flat = " ".join(readme.split())
+    assert (f"{ours['time_to_adapter_s'] / plain['time_to_adapter_s']:.2f}x the time to adapters, "
+            f"{ours['later_step_s'] / plain['later_step_s']:.2f}x the time per later step, "
+            f"{ours['peak_gib'] / plain['peak_gib']:.2f}x the peak memory") in flat
+    assert f"({ours['time_to_adapter_s']:.0f} s against {plain['time_to_adapter_s']:.0f} s on an H200)" in flat
+    notebook = " ".join(" ".join(c.source for c in nbformat.read(PATHS[1], as_version=4).cells).split())
+    assert f"(measured on an H200: {ours['time_to_adapter_s']:.0f} s vs {plain['time_to_adapter_s']:.0f} s)" in notebook
