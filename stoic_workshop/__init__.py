@@ -23,7 +23,8 @@ from .judge import (RUBRIC, JudgeError, LocalJudge, OpenAIJudge, calibrate, comp
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
                      load_adapters, load_model, model_folder, pick_models)
 from .memory import Estimate, NF4Report, estimate_memory, memory_table, nf4_error, plot_memory
-from .score import LEXICON, add_words, highlight, meaning_score, stoic_matches, stoic_score
+from .score import LEXICON, NAMES, add_words, highlight, meaning_score, name_drops, stoic_matches, stoic_score
+from .quotes import Passage, check_quotes, highlight_quotes, invented
 from .export import merge, modelfile, plot_sizes, sizes, to_gguf, verify
 from .serve import llama_server
 from .show import examples, side_by_side
@@ -49,7 +50,8 @@ __all__ = [
     "perplexity", "forgetting", "pick_judge",
     "RUBRIC", "JudgeError", "LocalJudge", "OpenAIJudge", "calibrate", "compare", "judge", "parse_verdict", "win_rate",
     "llama_server", "side_by_side_scored", "report",
-    "stoic_score", "stoic_matches", "highlight", "meaning_score", "LEXICON", "add_words",
+    "stoic_score", "stoic_matches", "highlight", "meaning_score", "LEXICON", "add_words", "NAMES", "name_drops",
+    "check_quotes", "invented", "highlight_quotes", "Passage",
     "merge", "to_gguf", "verify", "modelfile", "sizes", "plot_sizes", "check_my_prompt", "check_my_modelfile",
     "estimate_memory", "Estimate", "memory_table", "plot_memory", "nf4_error", "NF4Report",
     "slide_figures", "render_slides",

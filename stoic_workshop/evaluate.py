@@ -2,7 +2,9 @@
 
 Three ways to look, as on the slides, each with its blind spot:
 - read the answers side by side (the only method that sees everything, and the slowest);
-- score them: the keyword Stoic score (cheap, rewards words not meaning) and the meaning score (embeddings);
+- score them: the keyword Stoic score (cheap, rewards words not meaning) and the meaning score (embeddings),
+  beside two counts that catch a model imitating the form of Stoic writing: name-drops, and invented quotations
+  (`quotes.check_quotes`: a quotation credited to a real Stoic that is not in the package's table);
 - ask a judge model with a rubric (see `judge.py`: as good as the judge, so calibrate it first).
 Plus the check the fine-tuning slides only warn about: catastrophic forgetting, measured as the change in
 perplexity on ordinary English text that has nothing to do with Stoicism.
@@ -33,7 +35,8 @@ from .data import eval_prompts
 from .dataset import DATA_DIR
 from .generate import generate
 from .judge import LocalJudge
-from .score import highlight, meaning_score, stoic_matches
+from .quotes import check_quotes
+from .score import highlight, meaning_score, name_drops, stoic_matches
 
 __all__ = ["answers", "read_answers", "score_answers", "bootstrap_ci", "summary", "plot_scores", "perplexity",
            "forgetting", "general_text", "side_by_side_scored", "report", "pick_judge"]
@@ -171,10 +174,12 @@ def _models(table) -> list[str]:
 
 
 def score_answers(table, *, lexicon=None, meaning: bool = True):
-    """One row per prompt and model: keyword score (per 100 words), matched words, meaning score.
+    """One row per prompt and model: keyword score (per 100 words), matched words, meaning score, name-drops and
+    invented quotations.
 
     The meaning score (embedding similarity to Stoic minus generic-advice references) uses the packaged
-    MiniLM; `meaning=False` skips it where sentence-transformers is not installed.
+    MiniLM; `meaning=False` skips it where sentence-transformers is not installed. `invented` is 1.0 when the
+    answer holds a quotation that is unverified or misattributed (`quotes.check_quotes`), listed in `quotes`.
     """
     import pandas as pd
 
@@ -184,8 +189,13 @@ def score_answers(table, *, lexicon=None, meaning: bool = True):
         meanings = meaning_score(texts) if meaning else [float("nan")] * len(texts)
         for prompt, text, m in zip(table["prompt"], texts, meanings):
             value, words = stoic_matches(text, lexicon=lexicon)
+            passages = check_quotes(text)
             rows.append({"prompt": prompt, "model": model, "answer": text, "stoic_score": value,
-                         "matches": ", ".join(words), "meaning_score": float(m), "words": len(text.split())})
+                         "matches": ", ".join(words), "meaning_score": float(m), "words": len(text.split()),
+                         "names": len(name_drops(text)),
+                         "invented": float(any(p.verdict != "verified" for p in passages)),
+                         "quotes": "; ".join(f"{p.verdict}: \"{p.text}\" ({p.credited or 'no one'})"
+                                             for p in passages)})
     return pd.DataFrame(rows)
 
 
@@ -234,10 +244,12 @@ def summary(scored, *, before: str | None = None, after: str | None = None, pair
     a = scored[scored["model"] == before].set_index("prompt")
     b = scored[scored["model"] == after].set_index("prompt").reindex(a.index)
     rows = []
-    for metric, title in (("stoic_score", "Stoic score (keywords per 100 words)"),
+    for metric, title in (("stoic_score", "Stoic score (ideas per 100 words)"),
                           ("meaning_score", "Meaning score (Stoic minus generic similarity)"),
+                          ("invented", "Invented quotations (share of answers)"),
+                          ("names", "Name-drops per answer"),
                           ("words", "Answer length (words)")):
-        if a[metric].isna().all():
+        if metric not in a or a[metric].isna().all():
             continue
         rows.append({"metric": title, before: _interval(*bootstrap_ci(a[metric])),
                      after: _interval(*bootstrap_ci(b[metric])),
@@ -354,12 +366,30 @@ def side_by_side_scored(scored, *, lexicon=None, width: str = "28em"):
                 continue
             r = r.iloc[0]
             meaning = "" if r["meaning_score"] != r["meaning_score"] else f" · meaning {r['meaning_score']:+.3f}"
-            row[m] = (highlight(r["answer"], lexicon=lexicon)
-                      + f"<br><small>Stoic score {r['stoic_score']:.1f}{meaning}</small>")
+            invented = " · <b>invented quotation</b>" if r.get("invented", 0) else ""
+            row[m] = (_highlight_answer(r["answer"], lexicon)
+                      + f"<br><small>Stoic score {r['stoic_score']:.1f}{meaning}{invented}</small>")
         rows.append(row)
     return _readable(pd.DataFrame(rows), width).set_table_styles(
         [{"selector": "th", "props": [("text-align", "left")]},
-         {"selector": "mark", "props": [("background", "#ffe08a")]}], overwrite=False)
+         {"selector": "mark", "props": [("background", IDEA_COLOUR)]},
+         {"selector": "mark.quote-unverified, mark.quote-misattributed",
+          "props": [("background", INVENTED_COLOUR)]},
+         {"selector": "mark.quote-verified", "props": [("background", VERIFIED_COLOUR)]}], overwrite=False)
+
+
+IDEA_COLOUR, INVENTED_COLOUR, VERIFIED_COLOUR = "#ffe08a", "#f7b0b0", "#bfe3c0"  # yellow, red, green
+
+
+def _highlight_answer(text: str, lexicon=None) -> str:
+    """Stoic ideas in yellow; quotations in their own colour: red when invented or misattributed, green when real."""
+    parts, end = [], 0
+    for p in check_quotes(text):
+        title = html.escape(f"{p.verdict}" + (f": {p.source}" if p.source else ""), quote=True)
+        parts += [highlight(text[end:p.start], lexicon=lexicon),
+                  f'<mark class="quote-{p.verdict}" title="{title}">{html.escape(text[p.start:p.end])}</mark>']
+        end = p.end
+    return "".join(parts) + highlight(text[end:], lexicon=lexicon)
 
 
 def _figure_tag(fig) -> str:
@@ -396,10 +426,16 @@ def report(path, scored, *, summary_table=None, judged=None, pairwise=None, forg
         parts += ["<h2>Energy</h2>", table(energy.report()), f"<p>{html.escape(str(energy))}</p>"]
     for heading, frame in (extra or {}).items():
         parts += [f"<h2>{html.escape(heading)}</h2>", table(frame)]
-    parts += ["<h2>Side by side</h2>", side_by_side_scored(scored).to_html()]
+    parts += ["<h2>Side by side</h2>",
+              '<p>Highlighted: <mark>Stoic ideas</mark> (counted by the Stoic score), '
+              '<mark class="quote-unverified">quotations that are invented or credited to the wrong person</mark>, '
+              '<mark class="quote-verified">real quotations</mark> (checked against the package\'s table).</p>',
+              side_by_side_scored(scored).to_html()]
     style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border-bottom:1px solid #ddd;padding:.4em .6em;"
-             "vertical-align:top;text-align:left}mark{background:#ffe08a}img{max-width:100%}")
+             f"vertical-align:top;text-align:left}}mark{{background:{IDEA_COLOUR}}}img{{max-width:100%}}"
+             f"mark.quote-unverified,mark.quote-misattributed{{background:{INVENTED_COLOUR}}}"
+             f"mark.quote-verified{{background:{VERIFIED_COLOUR}}}")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
     path = Path(path)

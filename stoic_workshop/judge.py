@@ -58,9 +58,11 @@ REASON_CHARS = 200  # the one-sentence reason; a bound also stops a small judge 
 # `RUBRIC | {...}` makes a new dict to pass as `rubric=`.
 RUBRIC = MappingProxyType({
     "stoic": {
-        "question": "Does the reply use Stoic ideas: what is in our control and what is not, and the event "
-                    "versus our judgement of it?",
-        "levels": {1: "no Stoic idea at all", 2: "a passing word such as 'stay calm', nothing Stoic",
+        "question": "Does the reply reason in Stoic terms: what is in our control and what is not, and the event "
+                    "versus our judgement of it? Philosophers' names and quotations are not reasoning, and a "
+                    "quotation credited to a real philosopher that is not theirs counts against the reply.",
+        "levels": {1: "no Stoic idea at all, or it rests on a quotation invented for a real philosopher",
+                   2: "a passing word such as 'stay calm', or names and quotations with no idea applied",
                    3: "one Stoic idea, named but not applied", 4: "a Stoic idea applied to this complaint",
                    5: "clearly separates what is in our control, and the event from the judgement of it"},
     },
@@ -733,7 +735,8 @@ class Calibration:
     pairs, the fraction where the "stoic" item gets the higher stoic score (a tie counts half; 0.5 is a
     coin flip, 1.0 perfect). harmful_flagged: fraction of harmful answers given safety <= 2, to be read
     with false_alarms, the fraction of the other answers given safety <= 2 (a judge that calls everything
-    unsafe flags every harmful answer too).
+    unsafe flags every harmful answer too). invented_flagged: fraction of the answers that rest on invented
+    quotations from real Stoics given stoic <= 2 (a judge that rewards name-dropping lets them through).
     """
 
     rows: object            # judge()'s DataFrame plus "id" and "label"
@@ -742,6 +745,7 @@ class Calibration:
     harmful_flagged: float | None
     false_alarms: float | None
     failed: int
+    invented_flagged: float | None = None
 
     def __str__(self) -> str:
         def share(value):
@@ -752,14 +756,16 @@ class Calibration:
                 f"mean scores per label:\n{self.means.round(2).to_string()}\n"
                 f"agreement (stoic ranked above non-stoic, 0.5 = chance): {share(self.agreement)}\n"
                 f"harmful answers given safety <= 2: {share(self.harmful_flagged)} "
-                f"(other answers: {share(self.false_alarms)})")
+                f"(other answers: {share(self.false_alarms)})\n"
+                f"answers built on invented quotations given stoic <= 2: {share(self.invented_flagged)}")
 
 
 def calibrate(judge, path=None, *, per_label: int | None = None, rubric=RUBRIC, out=None, progress: bool = True,
               json_retries: int = 2) -> Calibration:
     """Judge the hand-labelled answers in `path` (default data/judge_calibration.jsonl) and report agreement.
 
-    Each line holds complaint, answer and label ("stoic", "generic", "off_topic" or "harmful").
+    Each line holds complaint, answer and label ("stoic", "generic", "off_topic", "harmful" or "invented_quote":
+    Stoic-sounding answers that rest on quotations invented for Epictetus, Seneca or Marcus Aurelius).
     `per_label` keeps only the first few items of each label, for a quick look on a slow machine.
     A useful judge gives "stoic" answers the top stoic scores and harmful ones low safety.
     Example: `print(calibrate(OpenAIJudge(server.base_url, model=server.model)))`
@@ -795,5 +801,9 @@ def _summary(rows, criteria: list[str]) -> Calibration:
         harmful = judged["label"] == "harmful"
         harmful_flagged = float(unsafe[harmful].mean()) if harmful.any() else None
         false_alarms = float(unsafe[~harmful].mean()) if (~harmful).any() else None
+    invented_flagged = None
+    if "stoic" in criteria and (judged["label"] == "invented_quote").any():
+        invented_flagged = float((judged.loc[judged["label"] == "invented_quote", "stoic"] <= 2).mean())
     return Calibration(rows=rows, means=means, agreement=agreement, harmful_flagged=harmful_flagged,
-                       false_alarms=false_alarms, failed=int(rows["error"].notna().sum()))
+                       false_alarms=false_alarms, failed=int(rows["error"].notna().sum()),
+                       invented_flagged=invented_flagged)

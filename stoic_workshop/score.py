@@ -21,6 +21,9 @@ Other forms are separate entries on purpose ("virtuous", "acceptance", "judgemen
 (a reasonable price) and "natural" do not count. A phrase matches its words in order across any
 whitespace or hyphen, and counts once: "outside your control" is one match, not also "control".
 
+Names are not ideas: "Seneca", "Epictetus", "Marcus Aurelius" and "Stoic(s)" never count (a model that invents
+quotations from them would score higher for it). `name_drops(text)` lists them, shown beside the score.
+
 Limits, in plain words: it counts words, not meaning. "Virtue virtue control" scores 100; a wise reply
 that never uses a listed word scores 0; "for some reason" counts as Stoic reasoning. Read the answers too.
 
@@ -43,7 +46,8 @@ from pathlib import Path
 from .data import _words
 from .files import course_dir
 
-__all__ = ["LEXICON", "stoic_score", "stoic_matches", "highlight", "add_words", "meaning_score", "load_references"]
+__all__ = ["LEXICON", "NAMES", "stoic_score", "stoic_matches", "name_drops", "highlight", "add_words", "meaning_score",
+           "load_references"]
 
 REFERENCES = course_dir("data") / "score_references.json"
 
@@ -74,9 +78,11 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "tranquillity": ("tranquil", "tranquillity", "tranquility", "equanimity"),
     # Named Stoic exercises: their names are a Stoic frame on their own.
     "practices": ("memento mori", "premeditatio malorum", "view from above"),
-    # The school and its three best-known teachers: naming them is an explicit Stoic frame.
-    "stoics": ("stoic", "stoicism", "Epictetus", "Seneca", "Marcus Aurelius"),
 }
+
+# Names are not ideas. A fine-tuned model learns to write "Marcus Aurelius wrote: '...'" with invented words, and a
+# score that counted the name would reward the invention. Names are counted apart, by `name_drops`, shown beside it.
+NAMES: tuple[str, ...] = ("stoic", "stoicism", "Epictetus", "Seneca", "Marcus Aurelius")
 
 
 def add_words(idea: str, *words: str, lexicon: dict | None = None) -> dict[str, tuple[str, ...]]:
@@ -110,10 +116,18 @@ def stoic_score(text: str, lexicon: dict | None = None) -> float:
     return stoic_matches(text, lexicon)[0]
 
 
+def name_drops(text: str) -> list[str]:
+    """The school's and its teachers' names in `text`, as written: counted beside the Stoic score, never in it.
+
+    Example: `name_drops("As Seneca said, the Stoics accepted it.")` -> ["Seneca", "Stoics"]
+    """
+    return [m.group() for m in _pattern(NAMES).finditer(text)]
+
+
 def highlight(text: str, lexicon: dict | None = None) -> str:
     """`text` as HTML (escaped) with every lexicon match wrapped in <mark>, to see what the score counted.
 
-    Example: `highlight("Seneca <3")` -> "<mark>Seneca</mark> &lt;3"
+    Example: `highlight("virtue <3")` -> "<mark>virtue</mark> &lt;3"
     """
     parts, end = [], 0
     for m in _pattern(_terms(lexicon)).finditer(text):

@@ -207,15 +207,15 @@ def _summary_table(run: Path) -> str:
 
 
 def _answer_pair(run: Path) -> str:
-    """The first held-out complaint answered before and after, Stoic keywords marked: the first, so not a pick."""
+    """The first held-out complaint answered before and after, ideas and quotations marked: the first, not a pick."""
     import pandas as pd
 
-    from .score import highlight
+    from .evaluate import _highlight_answer  # Stoic ideas in yellow, quotations red (invented) or green (real)
 
     table = pd.read_csv(run / "answers.csv").fillna("")
     models = [c for c in table.columns if c != "prompt"]
     row = table.iloc[0]
-    cells = "".join(f"<div><h4>{html.escape(m)}</h4><p>{highlight(_words(str(row[m])))}</p></div>"
+    cells = "".join(f"<div><h4>{html.escape(m)}</h4><p>{_highlight_answer(_words(str(row[m])))}</p></div>"
                     for m in (models[0], models[-1]))
     return (f"<p class=\"prompt\">&ldquo;{html.escape(str(row['prompt']))}&rdquo;</p>\n"
             f"<div class=\"pair\">{cells}</div>")

@@ -182,3 +182,14 @@ def test_unsloth_numbers_in_readme_and_notebook_2_are_the_bench_s():
     assert f"({ours['time_to_adapter_s']:.0f} s against {plain['time_to_adapter_s']:.0f} s on an H200)" in flat
     notebook = " ".join(" ".join(c.source for c in nbformat.read(PATHS[1], as_version=4).cells).split())
     assert f"(measured on an H200: {ours['time_to_adapter_s']:.0f} s vs {plain['time_to_adapter_s']:.0f} s)" in notebook
+
+
+def test_readme_counts_of_ideas_and_quotations_are_the_package_s():
+    from stoic_workshop.data import QUOTES
+    from stoic_workshop.score import LEXICON
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"lexicon of {len(LEXICON)} Stoic ideas" in readme
+    assert f"compared with the {len(QUOTES)} real quotations" in readme
+    notebook = " ".join(" ".join(c.source for c in nbformat.read(PATHS[2], as_version=4).cells).split())
+    assert f"compares it with the {len(QUOTES)} real quotations the package holds" in notebook

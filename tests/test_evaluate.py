@@ -197,3 +197,34 @@ def test_saved_answers_of_adapters_trained_since_are_made_again(tiny_gemma3, gem
             answers(tuned, gemma_tok, PROMPTS[:2], **(settings | {"name": "before"}))
     assert counter.prompts == 2  # only the fine-tuned column: the model before fine-tuning did not change
     assert "made by another model or settings" in capsys.readouterr().out
+
+
+def test_invented_quotations_and_name_drops_are_counted_apart_from_the_ideas(tmp_path):
+    """The failure this catches: a fine-tune that learned to credit invented lines to real Stoics, scored as a success.
+    Two answers use the same one idea ("accept"); the tuned one adds an invented quotation and a real one."""
+    import pandas as pd
+
+    from stoic_workshop.data import QUOTES
+
+    real = QUOTES["ench-5"]  # Epictetus, Enchiridion 5: "Men are disturbed not by the things which happen, ..."
+    table = pd.DataFrame({
+        "prompt": ["Stuck in traffic.", "Lost my keys."],
+        "before": ["Accept the delay and plan the evening.", "Accept it and retrace your steps."],
+        "fine-tuned": ['Marcus Aurelius wrote: "The road is long, but the patient soul is already home." Accept it.',
+                       f'Epictetus said: "{real.text}" Accept it and retrace your steps.']})
+    scored = score_answers(table, meaning=False)
+    tuned = scored[scored["model"] == "fine-tuned"].set_index("prompt")
+    # the names add nothing to the idea score: "accept" is the only idea in each answer
+    assert tuned["matches"].tolist() == ["Accept", "Accept"]
+    assert tuned["names"].tolist() == [1, 1]  # "Marcus Aurelius"; "Epictetus"
+    # the first quotation is in no table; the second is Enchiridion 5, credited to its author
+    assert tuned["invented"].tolist() == [1.0, 0.0]
+    assert tuned.loc["Stuck in traffic.", "quotes"].startswith("unverified:")
+    assert tuned.loc["Lost my keys.", "quotes"].startswith("verified:")
+    rows = summary(scored).set_index("metric")
+    # invented in 0 of 2 answers before, 1 of 2 after: a share of 0.50
+    assert rows.loc["Invented quotations (share of answers)", "fine-tuned"].startswith("0.50")
+    assert rows.loc["Invented quotations (share of answers)", "before"].startswith("0.00")
+    page = report(tmp_path / "report.html", scored).read_text()
+    assert page.count('<mark class="quote-unverified"') == 2  # the answer's passage and the legend
+    assert '<mark class="quote-verified" title="verified: Epictetus, Enchiridion 5' in page

@@ -90,8 +90,8 @@ def test_a_learner_adds_a_criterion_with_one_dict_merge():
 def test_the_calibration_set_has_five_realistic_items_per_label():
     labels = [i["label"] for i in ITEMS]
     assert {label: labels.count(label) for label in set(labels)} == dict.fromkeys(
-        ["stoic", "generic", "off_topic", "harmful"], 5)
-    assert len({i["complaint"] for i in ITEMS}) == len({i["id"] for i in ITEMS}) == 20
+        ["stoic", "generic", "off_topic", "harmful", "invented_quote"], 5)
+    assert len({i["complaint"] for i in ITEMS}) == len({i["id"] for i in ITEMS}) == 25
     for item in ITEMS:
         assert 40 <= len(item["answer"].split()) <= 80, item["id"]
     # each label covers the same five areas, so area cannot explain a label
@@ -102,19 +102,22 @@ def test_the_calibration_set_has_five_realistic_items_per_label():
 
 def test_calibration_numbers_are_computed_from_the_judged_rows_only():
     rows = pd.DataFrame({
-        "label": ["stoic", "stoic", "generic", "off_topic", "harmful", "harmful", "harmful"],
-        "stoic": pd.array([5, 4, 4, 2, 1, 1, None], dtype="Int64"),
-        "safety": pd.array([5, 5, 2, 4, 1, 3, None], dtype="Int64"),
-        "error": [None] * 6 + ["invalid verdict"],
-        "judge": ["j"] * 7,
+        "label": ["stoic", "stoic", "generic", "off_topic", "harmful", "harmful", "harmful", "invented_quote",
+                  "invented_quote"],
+        "stoic": pd.array([5, 4, 4, 2, 1, 1, None, 5, 2], dtype="Int64"),
+        "safety": pd.array([5, 5, 2, 4, 1, 3, None, 4, 4], dtype="Int64"),
+        "error": [None] * 6 + ["invalid verdict", None, None],
+        "judge": ["j"] * 9,
     })
     report = _summary(rows, ["stoic", "safety"])
-    # stoic items score 5 and 4; the judged others 4, 2, 1, 1. Pairs ranked right: 5 beats all four (4),
-    # 4 ties the 4 (0.5) and beats 2, 1, 1 (3): 7.5 of 8 pairs.
-    assert report.agreement == pytest.approx(7.5 / 8)
-    # judged harmful items have safety 1 and 3: one of two is flagged; of the four others, the generic
+    # stoic items score 5 and 4; the judged others 4, 2, 1, 1, 5, 2. Pairs ranked right: 5 beats five of them
+    # and ties the 5 (5.5); 4 ties the 4 (0.5) and beats 2, 1, 1, 2 (4): 10 of 12 pairs.
+    assert report.agreement == pytest.approx(10 / 12)
+    # judged harmful items have safety 1 and 3: one of two is flagged; of the six others, the generic
     # one (safety 2) is a false alarm; the failed row counts nowhere
-    assert report.harmful_flagged == 0.5 and report.false_alarms == 0.25 and report.failed == 1
+    assert report.harmful_flagged == 0.5 and report.false_alarms == pytest.approx(1 / 6) and report.failed == 1
+    # the invented-quotation answers got stoic 5 (let through) and 2 (flagged): half
+    assert report.invented_flagged == 0.5 and "invented quotations given stoic <= 2: 0.50" in str(report)
     assert report.means.loc["harmful", "safety"] == 2.0 and report.means.loc["stoic", "stoic"] == 4.5
 
 
@@ -471,17 +474,18 @@ def test_on_colab_the_key_comes_from_the_notebook_secrets(monkeypatch):
 
 def test_calibrate_reports_per_label_means_and_agreement(server, key):
     report = calibrate(smol_judge(server.base_url), per_label=1, progress=False, json_retries=0)
-    assert list(report.rows["label"]) == ["stoic", "generic", "off_topic", "harmful"]
-    assert list(report.rows["id"]) == [ITEMS[i]["id"] for i in (0, 5, 10, 15)]
+    assert list(report.rows["label"]) == ["stoic", "generic", "off_topic", "harmful", "invented_quote"]
+    assert list(report.rows["id"]) == [ITEMS[i]["id"] for i in (0, 5, 10, 15, 20)]
     assert report.failed == 0 and list(report.means.columns) == CRITERIA
     stoic = report.rows.set_index("label")["stoic"]
-    # one stoic item against three others: each pair scores 1 if ranked right, 0.5 if tied
-    expected = sum((stoic["stoic"] > s) + 0.5 * (stoic["stoic"] == s) for s in stoic.drop("stoic")) / 3
+    # one stoic item against four others: each pair scores 1 if ranked right, 0.5 if tied
+    expected = sum((stoic["stoic"] > s) + 0.5 * (stoic["stoic"] == s) for s in stoic.drop("stoic")) / 4
     assert report.agreement == pytest.approx(expected)
     safety = report.rows.set_index("label")["safety"]
     assert report.harmful_flagged == float(safety["harmful"] <= 2)
     assert report.false_alarms == pytest.approx((safety.drop("harmful") <= 2).mean())
     assert "agreement" in str(report) and "0.5 = chance" in str(report)
+    assert report.invented_flagged == float(stoic["invented_quote"] <= 2)
 
 
 def test_local_judge_writes_valid_json_around_the_transformers_model(smol):

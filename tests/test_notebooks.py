@@ -232,11 +232,13 @@ def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(execute
     assert all(p["winner"] in ("before", "fine-tuned", "tie", "inconsistent", None) for p in pairs)
     html = (folder / "report.html").read_text()
     assert "<mark>" in html and "data:image/png;base64," in html and "Forgetting" in html
+    assert '<mark class="quote-unverified">quotations that are invented' in html  # the legend of the colours
     tables = list(_tables(nb))
     # DataFrames render with their index as the first column
     summary = next(t for t in tables if t[0][1:3] == ["metric", "before"])
-    assert [row[1] for row in summary[1:3]] == ["Stoic score (keywords per 100 words)",
-                                                "Meaning score (Stoic minus generic similarity)"]
+    assert [row[1] for row in summary[1:5]] == [
+        "Stoic score (ideas per 100 words)", "Meaning score (Stoic minus generic similarity)",
+        "Invented quotations (share of answers)", "Name-drops per answer"]
     forgetting = next(t for t in tables if t[0][1:] == ["model", "perplexity", "change %"])
     assert [row[1] for row in forgetting[1:]] == ["before", "fine-tuned"]
     assert forgetting[1][3] == "0.0"

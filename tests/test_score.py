@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from stoic_workshop.data import _words
-from stoic_workshop.score import (LEXICON, add_words, highlight, load_references, meaning_score, stoic_matches,
-                                  stoic_score)
+from stoic_workshop.score import (LEXICON, add_words, highlight, load_references, meaning_score, name_drops,
+                                  stoic_matches, stoic_score)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -35,7 +35,7 @@ def test_keywords_not_meaning():
 
 @pytest.mark.parametrize("word", ["virtues", "virtuous", "accepts", "accepted", "accepting", "acceptance",
                                   "judges", "judged", "judging", "judgement", "judgment", "controlled",
-                                  "controlling", "Stoics", "indifferents", "reasoning", "fated"])
+                                  "controlling", "indifferents", "reasoning", "fated"])
 def test_inflections_match(word):
     assert stoic_matches(f"It was {word} here.")[1] == [word]
 
@@ -59,7 +59,15 @@ def test_phrase_counts_once_and_spans_whitespace():
 def test_case_insensitive_and_matches_kept_as_written():
     assert stoic_score("VIRTUE matters") == stoic_score("virtue matters") == 50.0  # 1 match / 2 words
     # 3 matches in 5 words -> 60.0, in text order, spelled as in the text
-    assert stoic_matches("Seneca and EPICTETUS accepted it.") == (60.0, ["Seneca", "EPICTETUS", "accepted"])
+    assert stoic_matches("VIRTUE and Nature accepted it.") == (60.0, ["VIRTUE", "Nature", "accepted"])
+
+
+def test_names_are_not_ideas():
+    # an invented quotation from a real Stoic must not raise the score: names are counted apart
+    text = "Marcus Aurelius wrote, as Seneca and the Stoics did: accept it."
+    assert stoic_matches(text) == (pytest.approx(100 / 11), ["accept"])  # 1 idea in 11 words
+    assert name_drops(text) == ["Marcus Aurelius", "Seneca", "Stoics"]
+    assert name_drops("No philosophers here, only a stoical face.") == []  # "stoical" is another word
 
 
 def test_same_answer_twice_scores_the_same():
@@ -68,9 +76,9 @@ def test_same_answer_twice_scores_the_same():
 
 
 def test_highlight_escapes_html():
-    text = "<script>alert('virtue')</script> & Seneca"
+    text = "<script>alert('virtue')</script> & nature"
     assert highlight(text) == ("&lt;script&gt;alert(&#x27;<mark>virtue</mark>&#x27;)&lt;/script&gt; &amp; "
-                               "<mark>Seneca</mark>")
+                               "<mark>nature</mark>")
     assert highlight("no keywords <b>") == "no keywords &lt;b&gt;"
 
 
