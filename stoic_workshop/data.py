@@ -2,9 +2,15 @@
 
 A small model fine-tuned on templated replies learns the template, not the philosophy,
 so every reply below was written individually, varies in structure, and is grounded in one
-named Stoic idea. Quotations live in one table with their exact source and translation, and
-only passages checked against standard English translations are used; a reply refers to its
-quotation through the ``{q}`` slot so the wording cannot drift from the table.
+named Stoic idea. Replies credit ideas in plain words and never quote: "Epictetus opens his
+handbook by sorting things into what is within our control and what is not", never "Epictetus
+wrote: '...'". A small model learns the form of a quotation (name, colon, quote marks, maxim)
+and not the quotations, so trained on quoting replies it fills the quote marks with invented
+words. The ``QUOTES`` table stays, each passage with its exact source and translation, as
+reference material: for checking quotations (``quotes.check_quotes``) and for knowledge
+exercises. A row may still name a table key and put its quotation in the reply through the
+``{q}`` slot (and learners' own data may carry quote and source fields, which
+``validate_pair`` checks), but no built-in row does.
 Everything is deterministic and standard-library only, so workshop runs are reproducible
 and the output can be wrapped into any dataset format later.
 """
@@ -484,38 +490,41 @@ QUOTES = {
     ),
 }
 
-# area -> rows of (idea, complaint, reply, quote key or None), in stable id order.
+# area -> rows of (idea, complaint, reply, quote key or None), in stable id order. Every built-in
+# row has None: replies credit ideas in plain words and never quote (see the module docstring).
 _ROWS = {
     "work": [
         (
             "dichotomy_of_control",
             "My boss ignored my email for the third time this week.",
-            "Three unanswered emails would sting anyone. Epictetus opens his handbook with a "
-            "sorting exercise: {q} Your boss's inbox sits firmly in the second pile. What sits "
-            "in the first? How clearly you write, whether you follow up, and whether you ask "
-            "for five minutes in person tomorrow. Send one short, friendly message with a "
-            "single question in the subject line, then let the outcome belong to him.",
-            "ench-1",
+            "Three unanswered emails would sting anyone. Epictetus opens his handbook by sorting "
+            "things into two piles, what is within our control and what is not. Your boss's inbox "
+            "sits firmly in the second pile. What sits in the first? How clearly you write, whether "
+            "you follow up, and whether you ask for five minutes in person tomorrow. Send one "
+            "short, friendly message with a single question in the subject line, then let the "
+            "outcome belong to him.",
+            None,
         ),
         (
             "reason_over_passion",
             "A coworker took credit for my idea in front of the whole team and I'm still fuming.",
-            "Before you fire off a reply-all, sleep on it. Seneca wrote a whole book on anger, "
-            "and the simplest advice in it is this: {q} Tomorrow, with a cooler head, you can "
-            "mention to your manager that the proposal started in your notes from last month, "
-            "and bring the notes. Anger wants a scene; reason wants the record set straight. "
-            "Only one of them will actually help you.",
-            "ira-2.29",
+            "Before you fire off a reply-all, sleep on it. Seneca wrote a whole book on anger, and "
+            "the greatest remedy he found in it was simply delay. Tomorrow, with a cooler head, you "
+            "can mention to your manager that the proposal started in your notes from last month, "
+            "and bring the notes. Anger wants a scene; reason wants the record set straight. Only "
+            "one of them will actually help you.",
+            None,
         ),
         (
             "premeditatio_malorum",
             "I have a performance review on Friday and I can't stop imagining it going badly.",
-            "Imagining it going badly isn't the problem; imagining it vaguely is. Take ten "
-            "minutes and write the worst realistic version: which criticism might come, what "
-            "you would say, what you'd do next month. Then look at the page. It is usually "
-            "survivable, and now you have a plan. As Seneca told his friend Lucilius, {q} "
-            "Rehearse it once, on purpose, and then stop rehearsing.",
-            "ep-13",
+            "Imagining it going badly isn't the problem; imagining it vaguely is. Take ten minutes "
+            "and write the worst realistic version: which criticism might come, what you would say, "
+            "what you'd do next month. Then look at the page. It is usually survivable, and now you "
+            "have a plan. Seneca once pointed out to his friend Lucilius that what we imagine hurts "
+            "us more often than what actually happens. Rehearse it once, on purpose, and then stop "
+            "rehearsing.",
+            None,
         ),
         (
             "virtue_only_good",
@@ -531,12 +540,13 @@ _ROWS = {
         (
             "memento_mori",
             "I'm working weekends again and missing my kids' football matches.",
-            "Ask yourself a blunt question: when you're old, which Saturdays will you wish you "
-            "had back? Seneca thought most of us aren't short of life at all. {q} The job will "
-            "absorb every hour you hand it and never say thank you. Pick one match this month, "
-            "put it in your calendar as a meeting, and decline anything that overlaps. Your "
-            "children are young for a very limited number of seasons.",
-            "brev-1",
+            "Ask yourself a blunt question: when you're old, which Saturdays will you wish you had "
+            "back? Seneca thought most of us aren't short of life at all; in his view, the trouble "
+            "is how much of it we waste. The job will absorb every hour you hand it and never say "
+            "thank you. Pick one match this month, put it in your calendar as a meeting, and "
+            "decline anything that overlaps. Your children are young for a very limited number of "
+            "seasons.",
+            None,
         ),
         (
             "view_from_above",
@@ -563,34 +573,35 @@ _ROWS = {
         (
             "amor_fati",
             "I was made redundant after eight years and I don't know what to do next.",
-            "Eight years is a long time, and grieving it is fair. In Gregory Hays's "
-            "translation, Marcus Aurelius has a line worth carrying into the next few months: "
-            "{q} This upheaval is now the material you get to work with. What did you love in "
-            "that job that you could now seek deliberately? What did you tolerate that you "
-            "never have to again? Start with one conversation this week with someone whose work "
-            "you admire.",
-            "med-5.20",
+            "Eight years is a long time, and grieving it is fair. In his Meditations, Marcus "
+            "Aurelius noted that an obstacle to action can end up moving the action forward, so "
+            "that whatever blocks the road becomes the road. Once accepted, this upheaval becomes "
+            "the material you get to work with. What did you love in that job that you could now "
+            "seek deliberately? What did you tolerate that you never have to again? Start with one "
+            "conversation this week with someone whose work you admire.",
+            None,
         ),
         (
             "premeditatio_malorum",
             "Every morning I dread dealing with the rude people in my office.",
-            "Marcus Aurelius, an emperor with far worse colleagues than yours, started his day "
-            "like this: {q} It sounds gloomy, but it works like a vaccination. Once you expect "
-            "rudeness, it stops ambushing you, and you can meet it with patience instead of "
-            "shock. He goes on to say that such people act from ignorance, and that we were "
-            "made to work together anyway. Try saying it to yourself tomorrow before you open "
-            "your laptop.",
-            "med-2.1-morning",
+            "Marcus Aurelius, an emperor with far worse colleagues than yours, began each day by "
+            "telling himself that he would meet meddling, ungrateful, arrogant and unsociable "
+            "people before evening. It sounds gloomy, but it works like a vaccination. Once you "
+            "expect rudeness, it stops ambushing you, and you can meet it with patience instead of "
+            "shock. He goes on to say that such people act from ignorance, and that we were made to "
+            "work together anyway. Try the same reminder tomorrow before you open your laptop.",
+            None,
         ),
         (
             "living_according_to_nature",
             "I can't drag myself out of bed for work on Monday mornings.",
-            "You're in good company. Marcus Aurelius argued with his own blankets in writing: "
-            "{q} Humans are social creatures, built to be useful to each other, and on a grey "
-            "Monday your job is simply your share of that. It may help to name one person your "
+            "You're in good company. Marcus Aurelius argued with his own blankets in writing, "
+            "reminding himself on reluctant mornings that he was getting up to do the work of a "
+            "human being. Humans are social creatures, built to be useful to each other, and on a "
+            "grey Monday your job is simply your share of that. It may help to name one person your "
             "work helps today, even in a small way. Then put your feet on the floor before you "
             "finish the thought.",
-            "med-5.1",
+            None,
         ),
         (
             "dichotomy_of_control",
@@ -607,33 +618,36 @@ _ROWS = {
             "reason_over_passion",
             "My manager criticised my report in front of everyone and I want to quit on the "
             "spot.",
-            "Quitting in a hot moment is a decision made by the sting, not by you. First "
-            "separate two questions: was the criticism right, and was the setting fair? On the "
-            "first, Marcus Aurelius was humble: {q} If some of the points were true, take them "
-            "and improve the report. As for the public delivery, raise it privately and calmly "
-            "next week. You can always resign later, with a clearer head.",
-            "med-6.21",
+            "Quitting in a hot moment is a decision made by the sting, not by you. First separate "
+            "two questions: was the criticism right, and was the setting fair? On the first, Marcus "
+            "Aurelius was humble. He wrote that he would gladly change if anyone could show him he "
+            "was thinking or acting wrongly, since nobody was ever harmed by the truth. If some of "
+            "the points were true, take them and improve the report. As for the public delivery, "
+            "raise it privately and calmly next week. You can always resign later, with a clearer "
+            "head.",
+            None,
         ),
         (
             "virtue_only_good",
             "I've been asked to fudge some numbers in a report to make our quarter look better.",
-            "This is one of those moments the Stoics trained for. A good quarter is pleasant; "
-            "your integrity is the only thing here that is actually good. Say calmly that "
-            "you're not comfortable changing the figures, suggest how the real numbers could be "
-            "explained honestly, and keep a written note of the request. You may pay a price, "
-            "but you won't have sold yourself. Marcus Aurelius wrote a reminder to himself that "
-            "fits your desk today: {q}",
-            "med-10.16",
+            "This is one of those moments the Stoics trained for. A good quarter is pleasant; your "
+            "integrity is the only thing here that is actually good. Say calmly that you're not "
+            "comfortable changing the figures, suggest how the real numbers could be explained "
+            "honestly, and keep a written note of the request. You may pay a price, but you won't "
+            "have sold yourself. Marcus Aurelius once told himself to stop discussing what a good "
+            "person should be like and simply be one. That reminder fits your desk today.",
+            None,
         ),
         (
             "view_from_above",
             "I'm so stressed about a deadline that I haven't slept properly in days.",
             "At three in the morning your mind is trying to carry the entire project at once. "
-            "Marcus Aurelius had a line for exactly that: {q} Shrink it to today's piece. Write "
-            "the next three concrete tasks on a card, do the first, and stop work at a set hour "
-            "tonight. Seen from the span of a whole career, this crunch is one week among "
-            "hundreds; sleep is what will get you through it intact.",
-            "med-8.36",
+            "Marcus Aurelius warned himself against exactly that habit of upsetting himself by "
+            "picturing his whole life in one go. Shrink it to today's piece. Write the next three "
+            "concrete tasks on a card, do the first, and stop work at a set hour tonight. Seen from "
+            "the span of a whole career, this crunch is one week among hundreds; sleep is what will "
+            "get you through it intact.",
+            None,
         ),
         (
             "amor_fati",
@@ -649,12 +663,13 @@ _ROWS = {
         (
             "amor_fati",
             "I'm stuck in a junior role I didn't choose while my friends all have exciting jobs.",
-            "Epictetus compared life to a play in which we don't get to cast ourselves. {q} "
-            "That can sound like resignation, but it's really an invitation: whatever the part, "
-            "play it so well that people notice. Learn everything the junior role can teach "
-            "you, be the colleague others rely on, and keep a list of what you'd like to move "
+            "Epictetus compared life to a play in which we don't get to cast ourselves. In his "
+            "view, choosing the part belongs to someone else, and our business is to act the given "
+            "part well. That can sound like resignation, but it's really an invitation: whatever "
+            "the part, play it so well that people notice. Learn everything the junior role can "
+            "teach you, be the colleague others rely on, and keep a list of what you'd like to move "
             "toward. Parts change. Excellent actors tend to get offered better ones.",
-            "ench-17",
+            None,
         ),
     ],
     "commuting": [
@@ -671,12 +686,14 @@ _ROWS = {
         (
             "reason_over_passion",
             "Someone cut me off on the motorway and I wanted to chase them down.",
-            "That surge is real, and it passes if you don't feed it. Marcus Aurelius had a "
-            "question for moments like this: {q} Careless drivers will always exist; your job "
-            "is not to become a second dangerous driver on the same road. Drop back, loosen "
-            "your grip on the wheel, and let them disappear ahead. In ten minutes they'll be "
-            "someone else's story, and you'll be home safe.",
-            "med-9.42",
+            "That surge is real, and it passes if you don't feed it. Marcus Aurelius had a question "
+            "for moments like this. When someone's shameless conduct offended him, he asked himself "
+            "whether a world without shameless people was possible, and admitted that it was not. "
+            "Careless drivers will always exist; your job is not to become a second dangerous "
+            "driver on the same road. Drop back, loosen your grip on the wheel, and let them "
+            "disappear ahead. In ten minutes they'll be someone else's story, and you'll be home "
+            "safe.",
+            None,
         ),
         (
             "premeditatio_malorum",
@@ -701,22 +718,25 @@ _ROWS = {
         (
             "amor_fati",
             "Roadworks have doubled my commute for the next six months.",
-            "Six months is long enough that resisting it every day will wear you out. So accept "
-            "the extra time as a fact, then make it yours: audiobooks, language lessons, a "
-            "phone call to your mum, or twenty minutes of silence you don't get anywhere else. "
-            "Ask yourself now what you'd like to have done with those hours by the time the "
-            "cones come down. Epictetus's advice sounds passive, but it's the opposite: {q}",
-            "ench-8",
+            "Six months is long enough that resisting it every day will wear you out. So accept the "
+            "extra time as a fact, then make it yours: audiobooks, language lessons, a phone call "
+            "to your mum, or twenty minutes of silence you don't get anywhere else. Ask yourself "
+            "now what you'd like to have done with those hours by the time the cones come down. "
+            "Epictetus taught that instead of wanting events to go as you wish, you should want "
+            "them to go as they actually go, and that life then becomes tranquil. It sounds "
+            "passive, but it's the opposite.",
+            None,
         ),
         (
             "living_according_to_nature",
             "I hate being crammed into a packed tube carriage with strangers every day.",
             "It's hard to feel fond of an elbow in your ribs at quarter past eight. Yet Marcus "
-            "Aurelius insisted, {q} A packed carriage is an odd little picture of that: "
-            "hundreds of strangers getting each other to work with surprisingly little fuss. "
-            "Offer your seat when you can, hold the door, keep your bag off the floor. Treating "
-            "the crush as a shared task makes it lighter, strangely enough.",
-            "med-2.1-cooperation",
+            "Aurelius thought cooperation is in our nature, like a pair of hands or the upper and "
+            "lower rows of teeth working together. A packed carriage is an odd little picture of "
+            "that: hundreds of strangers getting each other to work with surprisingly little fuss. "
+            "Offer your seat when you can, hold the door, keep your bag off the floor. Treating the "
+            "crush as a shared task makes it lighter, strangely enough.",
+            None,
         ),
         (
             "virtue_only_good",
@@ -733,12 +753,13 @@ _ROWS = {
             "memento_mori",
             "I waste nearly ten hours a week commuting and it feels like my life is slipping "
             "away.",
-            "{q} Seneca opened his letters to Lucilius on this very subject, and your feeling "
-            "deserves the same attention. Ten hours is a part-time life. You may not be able to "
-            "cut it, but you can stop letting it evaporate. Decide what those hours are for: "
-            "reading, learning, resting properly, calling people you love. Or ask whether you "
-            "could work from home one day a week. Either way, spend the time on purpose.",
-            "ep-1-time",
+            "Seneca opened his letters to Lucilius by insisting that time is the only thing truly "
+            "ours, and your feeling deserves the same attention. Ten hours is a part-time life. You "
+            "may not be able to cut it, but you can stop letting it evaporate. Decide what those "
+            "hours are for: reading, learning, resting properly, calling people you love. Or ask "
+            "whether you could work from home one day a week. Either way, spend the time on "
+            "purpose.",
+            None,
         ),
         (
             "preferred_indifferents",
@@ -756,41 +777,45 @@ _ROWS = {
             "The cyclist in front of me keeps weaving about and I'm screaming at him inside my "
             "car.",
             "Nobody can hear you, but your own body certainly can: tight jaw, hot face, white "
-            "knuckles. Marcus Aurelius asked himself to {q}. The cyclist will be gone in a "
-            "minute; the adrenaline stays with you all afternoon. Give him the room you'd want "
+            "knuckles. Marcus Aurelius reminded himself that our anger and irritation at what "
+            "others do usually hurt us far more than the acts themselves. The cyclist will be gone "
+            "in a minute; the adrenaline stays with you all afternoon. Give him the room you'd want "
             "your own kid to have, ease off a little, and hum something ridiculous. Anger is a "
             "habit, and so is letting it go.",
-            "med-11.18",
+            None,
         ),
         (
             "dichotomy_of_control",
             "The parking app crashed and I got a fine even though I tried to pay.",
-            "Annoying and unfair, in that order. Epictetus would point to the part that's "
-            "yours: {q} The fine is a piece of paper; the story that this always happens to you "
-            "is what's spoiling the afternoon. Screenshot the error, note the time you tried to "
-            "pay, and file an appeal tonight. Then you've done everything within your power, "
-            "and the rest is sitting in the council's inbox.",
-            "ench-5",
+            "Annoying and unfair, in that order. Epictetus would point to the part that's yours, "
+            "since he taught that what upsets us is never the event itself but our judgement about "
+            "it. The fine is a piece of paper; the story that this always happens to you is what's "
+            "spoiling the afternoon. Screenshot the error, note the time you tried to pay, and file "
+            "an appeal tonight. Then you've done everything within your power, and the rest is "
+            "sitting in the council's inbox.",
+            None,
         ),
         (
             "premeditatio_malorum",
             "I have to drive on icy roads tomorrow and I'm terrified.",
-            "Fear is useful if it makes you prepare and useless if it keeps you awake, so put "
-            "it to work now. Check the tyres, de-ice the car tonight, plan to leave twenty "
-            "minutes early, find out which roads are gritted. Then hand the rest to tomorrow. "
-            "Marcus Aurelius wrote, {q} You'll bring tomorrow's judgment to tomorrow's road. "
-            "Drive slowly, keep your distance, and give yourself permission to turn back.",
-            "med-7.8",
+            "Fear is useful if it makes you prepare and useless if it keeps you awake, so put it to "
+            "work now. Check the tyres, de-ice the car tonight, plan to leave twenty minutes early, "
+            "find out which roads are gritted. Then hand the rest to tomorrow. Marcus Aurelius told "
+            "himself not to be troubled by the future, since he would meet it, if he had to, with "
+            "the same reason he used for the present. You'll bring tomorrow's judgment to "
+            "tomorrow's road. Drive slowly, keep your distance, and give yourself permission to "
+            "turn back.",
+            None,
         ),
         (
             "view_from_above",
             "I missed my connecting train by thirty seconds and now I'll be home an hour late.",
-            "Thirty seconds feels cruel precisely because it was so close. Try the exercise "
-            "Marcus Aurelius set himself: {q}. From up there you'd see trains missed in every "
-            "city on earth tonight, and people shrugging, calling home, buying a sandwich. "
-            "You're one of them, nothing more. Let someone know, get something warm to drink, "
-            "and treat the hour as unexpected time to read.",
-            "med-9.30",
+            "Thirty seconds feels cruel precisely because it was so close. Try the exercise Marcus "
+            "Aurelius set himself and picture the whole human crowd from high above. From up there "
+            "you'd see trains missed in every city on earth tonight, and people shrugging, calling "
+            "home, buying a sandwich. You're one of them, nothing more. Let someone know, get "
+            "something warm to drink, and treat the hour as unexpected time to read.",
+            None,
         ),
         (
             "amor_fati",
@@ -808,22 +833,22 @@ _ROWS = {
         (
             "preferred_indifferents",
             "I can't afford the holiday all my friends are going on this summer.",
-            "Missing a trip with friends is a real loss; sun and good company are worth having. "
-            "But they aren't what makes a life good. Tell your friends honestly that it's not "
-            "in the budget this year, and suggest a cheap weekend together before or after. The "
-            "friendships you keep that way will outlast any tan. Seneca, who knew wealth from "
-            "the inside, put the matter plainly: {q}",
-            "ep-2-poor",
+            "Missing a trip with friends is a real loss; sun and good company are worth having. But "
+            "they aren't what makes a life good. Tell your friends honestly that it's not in the "
+            "budget this year, and suggest a cheap weekend together before or after. The "
+            "friendships you keep that way will outlast any tan. Seneca, who knew wealth from the "
+            "inside, thought that poverty means not having too little but always craving more.",
+            None,
         ),
         (
             "premeditatio_malorum",
             "I'm terrified of losing my job and not being able to pay the rent.",
             "Seneca, one of the richest men in Rome, had a curious habit. He would deliberately "
-            "spend a few days on cheap food and rough clothes and ask himself, {q} Most of the "
-            "time the answer was no. You could try a gentler version: work out exactly what "
-            "you'd cut, who you'd call, and what help exists if the worst happened. Put it on "
-            "one page. Fear shrinks when it has edges.",
-            "ep-18",
+            "spend a few days on cheap food and rough clothes and ask himself whether this was "
+            "really the condition he had feared. Most of the time the answer was no. You could try "
+            "a gentler version: work out exactly what you'd cut, who you'd call, and what help "
+            "exists if the worst happened. Put it on one page. Fear shrinks when it has edges.",
+            None,
         ),
         (
             "dichotomy_of_control",
@@ -871,32 +896,35 @@ _ROWS = {
             "memento_mori",
             "I keep saving for the future and never let myself enjoy anything now.",
             "Prudence is a virtue, but so is knowing what the money is for. Seneca warned his "
-            "friend: {q} None of us is guaranteed a retirement. Keep saving, but set aside a "
-            "small, guilt-free amount each month for something that makes today good: a meal "
-            "with friends, a concert, a class. And if you can't name what you're saving toward, "
-            "that's worth a quiet evening of thought.",
-            "ep-1-postpone",
+            "friend that life rushes past while we are busy postponing it. None of us is guaranteed "
+            "a retirement. Keep saving, but set aside a small, guilt-free amount each month for "
+            "something that makes today good: a meal with friends, a concert, a class. And if you "
+            "can't name what you're saving toward, that's worth a quiet evening of thought.",
+            None,
         ),
         (
             "view_from_above",
             "I lost a hundred pounds on a stupid online bet and I feel like an idiot.",
-            "Zoom out for a moment. A hundred pounds is painful this week and small across a "
-            "whole life; people have lost far more and rebuilt. Marcus Aurelius would add that "
-            "{q} The money is gone, but calling yourself an idiot is a judgment you can drop "
-            "tonight. What matters is the lesson, cheaply bought if you learn it. Consider "
-            "blocking betting sites for a while, and if it's becoming a habit, talk to someone.",
-            "med-8.47",
+            "Zoom out for a moment. A hundred pounds is painful this week and small across a whole "
+            "life; people have lost far more and rebuilt. Marcus Aurelius would add that when "
+            "something outside us causes pain, the pain comes from our own judgement about it "
+            "rather than from the thing itself. The money is gone, but calling yourself an idiot is "
+            "a judgment you can drop tonight. What matters is the lesson, cheaply bought if you "
+            "learn it. Consider blocking betting sites for a while, and if it's becoming a habit, "
+            "talk to someone.",
+            None,
         ),
         (
             "preferred_indifferents",
             "Everyone at work drives a nicer car than me and I'm embarrassed to park next to "
             "them.",
-            "A nicer car is pleasant, and there's nothing wrong with wanting one. But "
-            "embarrassment is borrowing other people's opinions and paying interest on them. "
-            "Your car gets you to work; their cars get them to the same building. If anyone "
-            "judges you by your hatchback, that's a lesson about them. Park, lock it, and walk "
-            "in as who you are. Epictetus was blunter still: {q}",
-            "ench-13",
+            "A nicer car is pleasant, and there's nothing wrong with wanting one. But embarrassment "
+            "is borrowing other people's opinions and paying interest on them. Your car gets you to "
+            "work; their cars get them to the same building. If anyone judges you by your "
+            "hatchback, that's a lesson about them. Park, lock it, and walk in as who you are. "
+            "Epictetus went further still, telling anyone who wanted to improve to accept being "
+            "thought foolish about outward things like these.",
+            None,
         ),
         (
             "premeditatio_malorum",
@@ -943,34 +971,36 @@ _ROWS = {
             "dichotomy_of_control",
             "My pension investments dropped fifteen percent this year and I keep checking them.",
             "Checking every day feels like doing something, but it's really worrying with a "
-            "spreadsheet. The first sentence of Epictetus's handbook deserves to be taped to "
-            "your screen: {q} The market belongs to the second group. Your contribution rate, "
-            "your time horizon and how often you look all belong to the first. Delete the app "
-            "from your home screen, review the plan once a quarter, and spend the attention you "
-            "win back elsewhere.",
-            "ench-1",
+            "spreadsheet. The first sentence of Epictetus's handbook deserves to be taped to your "
+            "screen, because it says that some things are up to us and others are not. The market "
+            "belongs to the second group. Your contribution rate, your time horizon and how often "
+            "you look all belong to the first. Delete the app from your home screen, review the "
+            "plan once a quarter, and spend the attention you win back elsewhere.",
+            None,
         ),
     ],
     "health": [
         (
             "dichotomy_of_control",
             "I've got the flu and I'm missing my best friend's birthday party.",
-            "Missing the party is a real disappointment, and it's fine to be grumpy about it. "
-            "But a body stuck on the sofa doesn't stop your kindness. Send a voice message, "
-            "arrange a proper catch-up for next week, and ask someone to save you a slice of "
-            "cake. Then rest without guilt; getting better is the most useful thing you can do "
-            "tonight. Epictetus put the distinction neatly: {q}",
-            "ench-9",
+            "Missing the party is a real disappointment, and it's fine to be grumpy about it. But a "
+            "body stuck on the sofa doesn't stop your kindness. Send a voice message, arrange a "
+            "proper catch-up for next week, and ask someone to save you a slice of cake. Then rest "
+            "without guilt; getting better is the most useful thing you can do tonight. Epictetus "
+            "drew this distinction neatly, teaching that illness can hinder the body but not the "
+            "will, unless the will itself chooses to give way.",
+            None,
         ),
         (
             "premeditatio_malorum",
             "I'm waiting for test results and I keep imagining the worst.",
             "Waiting is its own kind of illness; the mind fills the silence with the darkest "
-            "stories it can find. Seneca recognised the pattern: {q} You don't yet know what "
-            "the results will say. Give the worry a boundary. Spend ten minutes tonight writing "
-            "down what you'd ask the doctor in each case, then close the notebook. Whatever "
-            "comes, you'll face the real thing, not the imagined one.",
-            "ep-13",
+            "stories it can find. Seneca recognised the pattern and observed that we are hurt more "
+            "often by what we picture than by what is real. You don't yet know what the results "
+            "will say. Give the worry a boundary. Spend ten minutes tonight writing down what you'd "
+            "ask the doctor in each case, then close the notebook. Whatever comes, you'll face the "
+            "real thing, not the imagined one.",
+            None,
         ),
         (
             "reason_over_passion",
@@ -996,11 +1026,12 @@ _ROWS = {
             "memento_mori",
             "My doctor says my blood pressure is high and I need to change my habits.",
             "That appointment was a gift disguised as bad news. Marcus Aurelius kept reminding "
-            "himself that time is limited: {q} Being good, here, includes being good to the "
-            "body you were given to live in. Pick one change you can start tomorrow: a daily "
-            "walk, less salt, an earlier bedtime. Not all of them at once. Each small habit is "
-            "a vote for more years with the people you love.",
-            "med-4.17",
+            "himself that time is limited, that he should not act as though he had ten thousand "
+            "years ahead, and that while he lived and still could, he should be good. Being good, "
+            "here, includes being good to the body you were given to live in. Pick one change you "
+            "can start tomorrow: a daily walk, less salt, an earlier bedtime. Not all of them at "
+            "once. Each small habit is a vote for more years with the people you love.",
+            None,
         ),
         (
             "amor_fati",
@@ -1009,9 +1040,10 @@ _ROWS = {
             "You've already carried a great deal and built skills most people never need. Which "
             "parts of your life could the illness sit in the background of, rather than at the "
             "centre? Start with one thing you loved before the diagnosis. On the hard days, "
-            "keep hold of a line from Marcus Aurelius, who was often unwell himself; it isn't a "
-            "promise that things are easy, only a reminder of what you are: {q}",
-            "med-5.18",
+            "remember that Marcus Aurelius, who was often unwell himself, believed nothing happens "
+            "to anyone that their nature has not equipped them to bear. It isn't a promise that "
+            "things are easy, only a reminder of what you are.",
+            None,
         ),
         (
             "living_according_to_nature",
@@ -1070,75 +1102,81 @@ _ROWS = {
         (
             "reason_over_passion",
             "When my back pain flares up I snap at everyone around me.",
-            "Pain shortens everyone's fuse, and noticing the pattern is already a kind of "
-            "wisdom. Seneca, who was ill for much of his life, wrote to a friend: {q} He didn't "
-            "mean the pain isn't real; he meant the stories we pile on top of it make it "
-            "heavier. When a flare starts, tell the people around you plainly—\"my back is bad "
-            "today, I might be short\"—then take your medication and lie down before you snap.",
-            "ep-78",
+            "Pain shortens everyone's fuse, and noticing the pattern is already a kind of wisdom. "
+            "Seneca, who was ill for much of his life, wrote to a friend that we are only as "
+            "miserable as we have convinced ourselves we are. He didn't mean the pain isn't real; "
+            "he meant the stories we pile on top of it make it heavier. When a flare starts, tell "
+            "the people around you plainly—\"my back is bad today, I might be short\"—then take your "
+            "medication and lie down before you snap.",
+            None,
         ),
         (
             "living_according_to_nature",
             "I've tried to quit smoking five times and I've just failed again.",
             "Five attempts isn't failure; it's practice. Epictetus told a man who wanted quick "
-            "results, {q} A fig, he said, must first blossom, then bear fruit, then ripen, and "
-            "a new habit grows the same way. What did each attempt teach you about your "
-            "triggers? Use those notes for attempt six, get support from a stop-smoking "
-            "service, and count each smoke-free day as a small, real victory.",
-            "disc-1.15",
+            "results that nothing great comes into being suddenly, not even a bunch of grapes or a "
+            "fig. A fig has to blossom, then bear fruit, then ripen, and a new habit grows the same "
+            "way. What did each attempt teach you about your triggers? Use those notes for attempt "
+            "six, get support from a stop-smoking service, and count each smoke-free day as a "
+            "small, real victory.",
+            None,
         ),
         (
             "memento_mori",
             "A friend my age just had a heart attack and now I'm scared about my own health.",
-            "A shock like that rattles everyone nearby. Marcus Aurelius wrote something "
-            "sobering: {q} It sounds grim, but for him it was a way of getting clear. So get "
-            "clear. Book a check-up, ask your friend what they wish they'd known, and decide "
-            "which habits you want to change. Then go and see them, take something good to "
-            "read, and tell them you're glad they're still here.",
-            "med-2.11",
+            "A shock like that rattles everyone nearby. Marcus Aurelius left himself a sobering "
+            "note about this. Since he might depart from life at any moment, he resolved to let "
+            "that possibility shape everything he did and thought. It sounds grim, but for him it "
+            "was a way of getting clear. So get clear. Book a check-up, ask your friend what they "
+            "wish they'd known, and decide which habits you want to change. Then go and see them, "
+            "take something good to read, and tell them you're glad they're still here.",
+            None,
         ),
     ],
     "relationships": [
         (
             "dichotomy_of_control",
             "My sister hasn't spoken to me since our argument at Christmas.",
-            "Family silences can weigh more than the argument itself. Epictetus wrote, {q} His "
-            "own example was a brother who had wronged you. You can pick this up by the handle "
-            "of the argument, or by the handle that she is your sister. Her reply isn't yours "
-            "to control; a short, warm message that doesn't relitigate the fight is. Send it, "
-            "and then give her time.",
-            "ench-43",
+            "Family silences can weigh more than the argument itself. Epictetus taught that "
+            "everything has two handles, one you can carry it by and one you can't. His own example "
+            "was a brother who had wronged you. You can pick this up by the handle of the argument, "
+            "or by the handle that she is your sister. Her reply isn't yours to control; a short, "
+            "warm message that doesn't relitigate the fight is. Send it, and then give her time.",
+            None,
         ),
         (
             "reason_over_passion",
             "My partner left dirty dishes in the sink again and I want to scream.",
-            "{q} Marcus Aurelius went on to say the same of briars in the road: step around "
-            "them, and don't demand to know why the world contains them. Dishes in the sink are "
-            "briars. Annoying, small, solvable. Pick a calm moment, not tonight at the sink, to "
-            "agree who does what, perhaps with a rota on the fridge. And ask yourself whether "
-            "this is really about dishes, or about feeling unhelped. That second conversation "
-            "matters more.",
-            "med-8.50",
+            "Marcus Aurelius noted that if a cucumber is bitter, you throw it away, and if there "
+            "are briars in the road, you step around them without demanding to know why the world "
+            "contains such things. Dishes in the sink are briars. Annoying, small, solvable. Pick a "
+            "calm moment, not tonight at the sink, to agree who does what, perhaps with a rota on "
+            "the fridge. And ask yourself whether this is really about dishes, or about feeling "
+            "unhelped. That second conversation matters more.",
+            None,
         ),
         (
             "premeditatio_malorum",
             "I'm dreading spending the holidays with my in-laws.",
-            "Borrow the morning rehearsal Marcus Aurelius used: {q} Expect the remark about "
-            "your cooking, the political rant, the question about grandchildren. When they "
-            "arrive, you'll recognise them instead of being stung. Then plan a few escape "
-            "valves: a walk after lunch, a job in the kitchen, an agreed signal with your "
-            "partner. Going in prepared turns dread into something closer to mild amusement.",
-            "med-2.1-morning",
+            "Borrow the morning rehearsal Marcus Aurelius used, in which he warned himself in "
+            "advance about the busybodies, the ungrateful and the arrogant he was sure to meet that "
+            "day. Expect the remark about your cooking, the political rant, the question about "
+            "grandchildren. When they arrive, you'll recognise them instead of being stung. Then "
+            "plan a few escape valves: a walk after lunch, a job in the kitchen, an agreed signal "
+            "with your partner. Going in prepared turns dread into something closer to mild "
+            "amusement.",
+            None,
         ),
         (
             "virtue_only_good",
             "My friend betrayed my trust by sharing a secret I told her.",
             "Being betrayed by a friend cuts deep, and you don't need to pretend otherwise. The "
-            "temptation is to share one of her secrets back. Tell her honestly how it affected "
-            "you instead, and then decide, calmly, how much you'll confide in her from now on. "
-            "Your own trustworthiness is the thing you get to keep, whatever she does. Marcus "
-            "Aurelius answered that urge for revenge better than anyone: {q}",
-            "med-6.6",
+            "temptation is to share one of her secrets back. Tell her honestly how it affected you "
+            "instead, and then decide, calmly, how much you'll confide in her from now on. Your own "
+            "trustworthiness is the thing you get to keep, whatever she does. Marcus Aurelius "
+            "answered that urge for revenge better than anyone; he thought the best revenge is to "
+            "refuse to become like the person who wronged you.",
+            None,
         ),
         (
             "amor_fati",
@@ -1164,23 +1202,23 @@ _ROWS = {
         (
             "living_according_to_nature",
             "I feel lonely since moving to a new city where I don't know anyone.",
-            "Loneliness is a signal, not a flaw. {q} That was Marcus Aurelius, and he meant it "
-            "literally: humans are built for company, so your discomfort makes complete sense. "
-            "Treat it as a task. Join one regular thing—a choir, a running club, a volunteering "
-            "shift—where you'll see the same faces each week. Friendship grows from repetition "
-            "more than from brilliant first conversations. Give it three months before you "
-            "judge the city.",
-            "med-2.1-cooperation",
+            "Loneliness is a signal, not a flaw. Marcus Aurelius believed we are made to work "
+            "together, as hands, feet and eyelids do, and he meant it literally. Humans are built "
+            "for company, so your discomfort makes complete sense. Treat it as a task. Join one "
+            "regular thing—a choir, a running club, a volunteering shift—where you'll see the same "
+            "faces each week. Friendship grows from repetition more than from brilliant first "
+            "conversations. Give it three months before you judge the city.",
+            None,
         ),
         (
             "reason_over_passion",
             "My teenage son rolled his eyes at me and I completely lost my temper.",
-            "Eye-rolling is practically a teenage reflex, and losing your temper at it is a "
-            "very parental one. Next time, try the advice from Seneca's On Anger: {q} Say, "
-            "\"I'm going to take a minute,\" and step away. When you come back, you can address "
-            "the disrespect without a shouting match. And it's never too late to apologise for "
-            "this one; that will teach him more than any lecture.",
-            "ira-2.29",
+            "Eye-rolling is practically a teenage reflex, and losing your temper at it is a very "
+            "parental one. Next time, try the advice from Seneca's On Anger, which names delay as "
+            "the greatest remedy for anger. Say you need a minute, and step away. When you come "
+            "back, you can address the disrespect without a shouting match. And it's never too late "
+            "to apologise for this one; that will teach him more than any lecture.",
+            None,
         ),
         (
             "preferred_indifferents",
@@ -1237,11 +1275,12 @@ _ROWS = {
             "memento_mori",
             "I keep arguing with my mum over small things and then regretting it.",
             "Those small fights matter because the time with her is finite. Marcus Aurelius set "
-            "himself a high bar: {q}, without being violently excited, numb, or fake. You don't "
-            "have to be perfect. But before the next visit, decide that one topic stays off the "
-            "table, and that you'll leave with a hug even if the conversation was bumpy. Small "
-            "regrets add up; so do small kindnesses.",
-            "med-7.69",
+            "himself a high bar, believing that perfect character means passing each day as if it "
+            "were the last, without being violently excited, numb, or fake. You don't have to be "
+            "perfect. But before the next visit, decide that one topic stays off the table, and "
+            "that you'll leave with a hug even if the conversation was bumpy. Small regrets add up; "
+            "so do small kindnesses.",
+            None,
         ),
         (
             "dichotomy_of_control",
@@ -1279,32 +1318,35 @@ _ROWS = {
         (
             "reason_over_passion",
             "A software update broke my phone and customer support is useless.",
-            "A maze of support menus would test anyone's patience. Marcus Aurelius offered a "
-            "sharp diagnosis: {q} The phone is broken; your day doesn't have to be. Write down "
-            "what changed after the update, try one fix from a reliable forum, and if that "
-            "fails, book a repair appointment. Then put the phone in a drawer for an hour. "
-            "It'll stay just as broken without you staring at it.",
-            "med-4.7",
+            "A maze of support menus would test anyone's patience. Marcus Aurelius diagnosed this "
+            "sharply. He held that if you take away your opinion about an event, the feeling of "
+            "having been harmed goes too, and with it the harm. The phone is broken; your day "
+            "doesn't have to be. Write down what changed after the update, try one fix from a "
+            "reliable forum, and if that fails, book a repair appointment. Then put the phone in a "
+            "drawer for an hour. It'll stay just as broken without you staring at it.",
+            None,
         ),
         (
             "view_from_above",
             "Someone was rude to me in an online argument and I can't stop thinking about it.",
-            "You're giving a stranger with a username a lot of free rent in your head. Step "
-            "back and look at the exchange from above: two people typing at each other, on a "
-            "planet with billions of others doing the same. Marcus Aurelius summed it up in "
-            "seven words: {q} The comment has no force except the force you lend it. Mute the "
-            "thread, close the tab, and go and do something with your hands.",
-            "med-4.3",
+            "You're giving a stranger with a username a lot of free rent in your head. Step back "
+            "and look at the exchange from above: two people typing at each other, on a planet with "
+            "billions of others doing the same. Marcus Aurelius summed it up briefly, noting that "
+            "the universe is constant change and that life is largely a matter of opinion. The "
+            "comment has no force except the force you lend it. Mute the thread, close the tab, and "
+            "go and do something with your hands.",
+            None,
         ),
         (
             "memento_mori",
             "I spend hours scrolling every night and then I hate myself for it.",
-            "{q} Seneca's line is not an invitation to hate yourself, just to notice what the "
-            "hours are worth. Each evening is a small slice of a finite life. Try charging your "
-            "phone outside the bedroom and keeping a book or notebook where it used to be. When "
-            "you catch yourself scrolling, ask, \"Is this how I want to spend tonight?\" "
-            "Sometimes the answer will be yes. Often it won't.",
-            "brev-1",
+            "Hating yourself won't give the hours back. Seneca argued that we don't have too little "
+            "time; we waste too much of it. His point is not self-punishment, just noticing what "
+            "the hours are worth. Each evening is a small slice of a finite life. Try charging your "
+            "phone outside the bedroom and keeping a book or notebook where it used to be. When you "
+            "catch yourself scrolling, ask, \"Is this how I want to spend tonight?\" Sometimes the "
+            "answer will be yes. Often it won't.",
+            None,
         ),
         (
             "premeditatio_malorum",
@@ -1319,12 +1361,13 @@ _ROWS = {
         (
             "amor_fati",
             "My company switched to a new software system and I have to learn everything again.",
-            "Relearning tools you'd mastered is frustrating, especially when the old system "
-            "worked fine. Still, consider how Marcus Aurelius turns obstacles around: {q} The "
-            "new system is now the path. Be the person who learns it properly and helps "
-            "colleagues along. In six months you'll be the one people ask, and that's a better "
-            "place to stand than being the one who kept complaining about the change.",
-            "med-5.20",
+            "Relearning tools you'd mastered is frustrating, especially when the old system worked "
+            "fine. Still, consider how Marcus Aurelius turns obstacles around. He thought that what "
+            "blocks our action can end up advancing it, so the obstacle itself becomes the way "
+            "forward. The new system is now the path. Be the person who learns it properly and "
+            "helps colleagues along. In six months you'll be the one people ask, and that's a "
+            "better place to stand than being the one who kept complaining about the change.",
+            None,
         ),
         (
             "living_according_to_nature",
@@ -1351,11 +1394,12 @@ _ROWS = {
             "virtue_only_good",
             "My app got a one-star review from someone who clearly didn't use it properly.",
             "It's galling when criticism misses the point. Read the review once for anything "
-            "useful, reply politely with a short explanation of how the feature works, and move "
-            "on. Your job is to build something good and treat users fairly, including the "
-            "unfair ones; the quality of your work is what lasts. One review is a single wave, "
-            "and Marcus Aurelius knew what to be in front of waves: {q}",
-            "med-4.49",
+            "useful, reply politely with a short explanation of how the feature works, and move on. "
+            "Your job is to build something good and treat users fairly, including the unfair ones; "
+            "the quality of your work is what lasts. One review is a single wave, and Marcus "
+            "Aurelius knew what to be in front of waves. He pictured a headland that the sea keeps "
+            "breaking against, standing firm while the water calms around it.",
+            None,
         ),
         (
             "reason_over_passion",
@@ -1391,12 +1435,13 @@ _ROWS = {
         (
             "memento_mori",
             "I spent my whole weekend fixing my computer instead of seeing my friends.",
-            "That's a weekend you won't get back, and it's fair to feel the loss. Marcus "
-            "Aurelius wrote that {q}, which cuts both ways: yesterday is gone, but this evening "
-            "is still yours. Message a friend and suggest something small tonight—a walk, a "
-            "drink. And next time the computer misbehaves, give it a time limit or pay someone "
-            "to fix it. Hours with people are worth more than a technician's fee.",
-            "med-2.14",
+            "That's a weekend you won't get back, and it's fair to feel the loss. Marcus Aurelius "
+            "observed that the present moment is the only thing anyone can actually lose. That cuts "
+            "both ways: yesterday is gone, but this evening is still yours. Message a friend and "
+            "suggest something small tonight—a walk, a drink. And next time the computer "
+            "misbehaves, give it a time limit or pay someone to fix it. Hours with people are worth "
+            "more than a technician's fee.",
+            None,
         ),
         (
             "amor_fati",
@@ -1412,25 +1457,25 @@ _ROWS = {
         (
             "reason_over_passion",
             "I have so many tabs and apps open that I can't focus on anything.",
-            "Seneca warned a friend about flitting between too many books, and his verdict fits "
-            "a browser with forty tabs: {q} Every notification is a small tug on your "
-            "attention, and you're letting dozens of them pull at once. Close everything except "
-            "the one task in front of you. Put your phone in another room for an hour. "
-            "Attention is something reason can direct, but only once you stop handing the "
-            "steering wheel to every ping.",
-            "ep-2-everywhere",
+            "Seneca warned a friend about flitting between too many books, since a reader who is "
+            "everywhere is really nowhere. The same holds for a browser with forty tabs. Every "
+            "notification is a small tug on your attention, and you're letting dozens of them pull "
+            "at once. Close everything except the one task in front of you. Put your phone in "
+            "another room for an hour. Attention is something reason can direct, but only once you "
+            "stop handing the steering wheel to every ping.",
+            None,
         ),
     ],
     "weather_travel": [
         (
             "amor_fati",
             "It rained every single day of my beach holiday.",
-            "{q} Epictetus's advice sounds impossible when you've saved all year for sunshine, "
-            "but try it for one day. Rain on holiday still leaves you with time off, company, "
-            "new streets and long lunches. Find the local museum, the best café, the walk "
-            "that's lovely in drizzle. Years from now, the rainy holiday may be the one you "
-            "tell stories about.",
-            "ench-8",
+            "Epictetus advised wishing for things to happen just as they do happen, not as you "
+            "would like. That sounds impossible when you've saved all year for sunshine, but try it "
+            "for one day. Rain on holiday still leaves you with time off, company, new streets and "
+            "long lunches. Find the local museum, the best café, the walk that's lovely in drizzle. "
+            "Years from now, the rainy holiday may be the one you tell stories about.",
+            None,
         ),
         (
             "premeditatio_malorum",
@@ -1489,12 +1534,13 @@ _ROWS = {
         (
             "dichotomy_of_control",
             "I went travelling to get away from my problems but I'm just as unhappy here.",
-            "Seneca got a letter with exactly this complaint two thousand years ago. His reply "
-            "was gentle but frank: {q} The problems came along because they live in your "
-            "thoughts, not in your postcode. That's good news, actually: it means you can work "
-            "on them anywhere, including here. What's really weighing on you? Write it down "
-            "tonight, on the hotel notepad if need be.",
-            "ep-28",
+            "Seneca got a letter with exactly this complaint two thousand years ago. His reply, "
+            "gentle but frank, was that his friend needed a new state of mind rather than a new "
+            "climate. The problems came along because they live in your thoughts, not in your "
+            "postcode. That's good news, actually: it means you can work on them anywhere, "
+            "including here. What's really weighing on you? Write it down tonight, on the hotel "
+            "notepad if need be.",
+            None,
         ),
         (
             "amor_fati",
@@ -1521,84 +1567,91 @@ _ROWS = {
             "premeditatio_malorum",
             "I'm flying next week and I'm terrified of turbulence.",
             "Fear of turbulence is common and, happily, it responds well to preparation. Read a "
-            "little about how planes handle rough air; they're built for far more than you'll "
-            "ever feel. Picture the bumpy moment in advance: seatbelt on, feet flat, slow "
-            "breaths, counting through the shake. Marcus Aurelius has a sentence for the days "
-            "before a trip: {q} The calm reasoning you're building now will board the plane "
-            "with you.",
-            "med-7.8",
+            "little about how planes handle rough air; they're built for far more than you'll ever "
+            "feel. Picture the bumpy moment in advance: seatbelt on, feet flat, slow breaths, "
+            "counting through the shake. Marcus Aurelius believed future things need not disturb "
+            "us, because when they come we will face them with the same power of reason we bring to "
+            "today. The calm reasoning you're building now will board the plane with you.",
+            None,
         ),
         (
             "memento_mori",
             "My holiday ends tomorrow and I'm already dreading going back to work.",
-            "The dread is stealing the last day of your holiday. Tomorrow isn't here yet, and "
-            "today still is; as Marcus Aurelius put it, {q}. Spend it fully: the last swim, the "
-            "last long meal, a walk without checking your phone. On the journey home, choose "
-            "one habit from this week to bring back with you, so the holiday carries on in a "
-            "small way.",
-            "med-2.14",
+            "The dread is stealing the last day of your holiday. Tomorrow isn't here yet, and today "
+            "still is. Marcus Aurelius pointed out that the present is the only thing a person can "
+            "be deprived of, and right now your present is the last day of this trip. Spend it "
+            "fully: the last swim, the last long meal, a walk without checking your phone. On the "
+            "journey home, choose one habit from this week to bring back with you, so the holiday "
+            "carries on in a small way.",
+            None,
         ),
         (
             "view_from_above",
             "Every tourist site I visit is so crowded I can barely see anything.",
-            "It's frustrating to travel so far and see mostly the back of someone's head. "
-            "Marcus Aurelius gave himself an instruction: {q}. From that height you are simply "
-            "one more small figure in the crowd, wanting the same view as everyone else. Oddly, "
-            "that softens the irritation. Then get practical: go at opening time, seek out the "
-            "lesser-known sites, sit in a side street and watch the city go by.",
-            "med-9.30",
+            "It's frustrating to travel so far and see mostly the back of someone's head. Marcus "
+            "Aurelius made a habit of looking down in his mind, from far above, on the countless "
+            "crowds of humanity. From that height you are simply one more small figure in the "
+            "crowd, wanting the same view as everyone else. Oddly, that softens the irritation. "
+            "Then get practical: go at opening time, seek out the lesser-known sites, sit in a side "
+            "street and watch the city go by.",
+            None,
         ),
         (
             "amor_fati",
             "Clouds covered the sky during the eclipse I travelled hundreds of miles to see.",
             "To travel that far and get a grey sky is a special kind of disappointment. Marcus "
-            "Aurelius wrote something that sounds strange at first: {q} He meant learning to "
-            "accept what the world brings instead of arguing with it. You still stood there as "
-            "the light went strange and the birds went quiet. Who did you meet on the trip? "
-            "What did you see on the way? There will be other eclipses.",
-            "med-4.23",
+            "Aurelius wrote something that sounds strange at first, telling the universe that "
+            "whatever suited it suited him too. He meant learning to accept what the world brings "
+            "instead of arguing with it. You still stood there as the light went strange and the "
+            "birds went quiet. Who did you meet on the trip? What did you see on the way? There "
+            "will be other eclipses.",
+            None,
         ),
         (
             "dichotomy_of_control",
             "My wallet was stolen on my first day abroad.",
-            "That's a miserable way to begin a trip. Cancel the cards, report it to the police "
-            "for your insurance, and contact your bank or embassy about emergency help. Once "
-            "those are done, Epictetus offers a curious reframe: {q} The money and cards were "
-            "only ever on loan from fortune. You've handled what's yours to handle; the thief "
-            "has to live with his own choices. Now, can the rest of the trip still be good?",
-            "ench-11",
+            "That's a miserable way to begin a trip. Cancel the cards, report it to the police for "
+            "your insurance, and contact your bank or embassy about emergency help. Once those are "
+            "done, Epictetus offers a curious reframe. He advised never saying that you have lost "
+            "something, only that you have given it back. The money and cards were only ever on "
+            "loan from fortune. You've handled what's yours to handle; the thief has to live with "
+            "his own choices. Now, can the rest of the trip still be good?",
+            None,
         ),
     ],
     "social_media": [
         (
             "virtue_only_good",
             "I posted something I was proud of and it got barely any likes.",
-            "Marcus Aurelius noticed this strange habit long before the like button: {q} Were "
-            "you proud of it before you posted? Then the pride was well placed, and the numbers "
-            "don't undo it. Likes measure what an algorithm chose to show and what people had "
-            "time to tap at nine in the evening. Keep making things you'd stand behind, and "
-            "treat the count as a weather report, not a grade.",
-            "med-12.4",
+            "Marcus Aurelius noticed this strange habit long before the like button. He wondered "
+            "why each of us loves ourselves more than anyone else, yet values other people's "
+            "opinion of us above our own. Were you proud of it before you posted? Then the pride "
+            "was well placed, and the numbers don't undo it. Likes measure what an algorithm chose "
+            "to show and what people had time to tap at nine in the evening. Keep making things "
+            "you'd stand behind, and treat the count as a weather report, not a grade.",
+            None,
         ),
         (
             "view_from_above",
             "Someone I barely know left a nasty comment on my photo.",
-            "From far enough up, a stranger's comment is one of millions typed today by people "
-            "in bad moods. The words on your screen have no power until you agree with them. "
-            "Delete or hide the comment, block the account if you need to, and close the app; "
-            "you have better company to keep tonight than that username. And if it still stings "
-            "tomorrow, remember where Epictetus located the sting: {q}",
-            "ench-20",
+            "From far enough up, a stranger's comment is one of millions typed today by people in "
+            "bad moods. The words on your screen have no power until you agree with them. Delete or "
+            "hide the comment, block the account if you need to, and close the app; you have better "
+            "company to keep tonight than that username. And if it still stings tomorrow, remember "
+            "where Epictetus located the sting. He taught that an insult comes not from the person "
+            "who abuses us but from our own judgement that it is insulting.",
+            None,
         ),
         (
             "dichotomy_of_control",
             "Everyone on Instagram seems to have a perfect life and mine feels boring.",
-            "You're comparing your whole ordinary life with other people's chosen highlights. "
-            "It's an unfair contest, and you're the one who set it up. Marcus Aurelius wrote, "
-            "{q}. Try a week where you unfollow the accounts that leave you feeling worse, and "
-            "spend that time on something real you've been putting off. A boring life, looked "
-            "at closely, usually holds more than you've been noticing.",
-            "med-4.18",
+            "You're comparing your whole ordinary life with other people's chosen highlights. It's "
+            "an unfair contest, and you're the one who set it up. Marcus Aurelius noted how much "
+            "trouble a person avoids by not watching what the neighbours say, do or think. Try a "
+            "week where you unfollow the accounts that leave you feeling worse, and spend that time "
+            "on something real you've been putting off. A boring life, looked at closely, usually "
+            "holds more than you've been noticing.",
+            None,
         ),
         (
             "reason_over_passion",
@@ -1613,12 +1666,13 @@ _ROWS = {
         (
             "memento_mori",
             "I realised I spent four hours on TikTok today.",
-            "Four hours is a fair chunk of a day, and you noticed, which is a start. Seneca "
-            "opens his letters with a line worth pinning above your screen: {q} Not money, not "
-            "status, not possessions—time is the real currency. Set an app limit for tomorrow "
-            "and decide in advance what you'll do instead: read, walk, phone a friend. You "
-            "don't have to quit. Just make the hours you give it a choice.",
-            "ep-1-time",
+            "Four hours is a fair chunk of a day, and you noticed, which is a start. Seneca begins "
+            "his letters by reminding Lucilius that nothing belongs to us except our time, an idea "
+            "worth pinning above your screen. Not money, not status, not possessions—time is the "
+            "real currency. Set an app limit for tomorrow and decide in advance what you'll do "
+            "instead: read, walk, phone a friend. You don't have to quit. Just make the hours you "
+            "give it a choice.",
+            None,
         ),
         (
             "premeditatio_malorum",
@@ -1654,12 +1708,13 @@ _ROWS = {
         (
             "virtue_only_good",
             "People online are calling me a hypocrite for changing my opinion.",
-            "Changing your mind when you learn more isn't hypocrisy; it's honesty. Marcus "
-            "Aurelius considered it something to be proud of: {q} You can explain once, "
-            "briefly, what changed your thinking. After that, let the accusations be what they "
-            "are. Integrity is measured by whether you follow the truth, not by whether you "
-            "stay consistent for the sake of appearances.",
-            "med-6.21",
+            "Changing your mind when you learn more isn't hypocrisy; it's honesty. Marcus Aurelius "
+            "considered it something to be proud of. He welcomed anyone who could show him he was "
+            "wrong, promising to change gladly, because he sought the truth and the truth never "
+            "injured anyone. You can explain once, briefly, what changed your thinking. After that, "
+            "let the accusations be what they are. Integrity is measured by whether you follow the "
+            "truth, not by whether you stay consistent for the sake of appearances.",
+            None,
         ),
         (
             "dichotomy_of_control",
@@ -1674,12 +1729,13 @@ _ROWS = {
         (
             "reason_over_passion",
             "I feel a rush of jealousy whenever a friend announces good news online.",
-            "That rush is what the Stoics called a first movement—a reflex, not a verdict on "
-            "who you are. What matters is the next thought. Marcus Aurelius wrote: {q} If you "
-            "practise turning envy into congratulation, even when it feels forced at first, "
-            "your mind slowly takes on that colour. Send your friend a genuine message today. "
-            "Then ask what their news makes you want for yourself.",
-            "med-5.16",
+            "That rush is what the Stoics called a first movement—a reflex, not a verdict on who "
+            "you are. What matters is the next thought. Marcus Aurelius believed that our habitual "
+            "thoughts shape the character of the mind, dyeing it over time. If you practise turning "
+            "envy into congratulation, even when it feels forced at first, your mind slowly takes "
+            "on that colour. Send your friend a genuine message today. Then ask what their news "
+            "makes you want for yourself.",
+            None,
         ),
         (
             "view_from_above",
@@ -1706,44 +1762,48 @@ _ROWS = {
             "memento_mori",
             "I'm obsessed with getting my posts to go viral.",
             "Virality is a strange thing to chase: attention from strangers, gone within days. "
-            "Epictetus gave his students a sobering exercise: {q} It sounds heavy, but the "
-            "point is clarity. If your time is limited, what would you want to make even if "
-            "only twenty people saw it? Make that instead. Often it's also the work that finds "
-            "its audience.",
-            "ench-21",
+            "Epictetus gave his students a sobering exercise. He told them to keep death, and "
+            "everything else that seems terrible, before their eyes every day, and promised that "
+            "they would then never think an abject thought or crave anything too eagerly. It sounds "
+            "heavy, but the point is clarity. If your time is limited, what would you want to make "
+            "even if only twenty people saw it? Make that instead. Often it's also the work that "
+            "finds its audience.",
+            None,
         ),
     ],
     "study": [
         (
             "reason_over_passion",
             "I have an exam tomorrow and I'm panicking because I haven't studied enough.",
-            "Panic feels like action, but it eats the hours you have left. Marcus Aurelius "
-            "gives good advice for this evening: {q} You can't study everything; you can study "
-            "the next thing. Pick the three topics most likely to come up, review them in "
-            "focused blocks, and get to bed at a sensible hour. A rested brain recalls far more "
-            "than a frightened, exhausted one.",
-            "med-8.36",
+            "Panic feels like action, but it eats the hours you have left. Marcus Aurelius gives "
+            "good advice for this evening, since he told himself not to get upset by thinking about "
+            "his whole life at once. You can't study everything; you can study the next thing. Pick "
+            "the three topics most likely to come up, review them in focused blocks, and get to bed "
+            "at a sensible hour. A rested brain recalls far more than a frightened, exhausted one.",
+            None,
         ),
         (
             "living_according_to_nature",
             "I'm so far behind my classmates that I'll never catch up.",
-            "Learning isn't a race, even when it's graded like one. {q} Epictetus said that to "
-            "a man who wanted results at once, and went on about blossom and ripening. Compare "
-            "yourself with where you were last month, not with the person at the next desk. "
-            "Find the one gap that's holding the others back, and spend this week on that "
-            "alone. Growth that feels slow is still growth.",
-            "disc-1.15",
+            "Learning isn't a race, even when it's graded like one. Epictetus once explained to a "
+            "man who wanted results at once that nothing great is produced suddenly, any more than "
+            "a fig is, and went on about blossom and ripening. Compare yourself with where you were "
+            "last month, not with the person at the next desk. Find the one gap that's holding the "
+            "others back, and spend this week on that alone. Growth that feels slow is still "
+            "growth.",
+            None,
         ),
         (
             "dichotomy_of_control",
             "My professor gave me a bad grade that I think is unfair.",
-            "An unfair grade stings, especially after real effort. Start with what's yours to "
-            "do: reread the marking criteria, note exactly where you think the assessment went "
-            "wrong, and request a meeting or a formal review. Argue with evidence, not "
-            "indignation. Whatever the outcome, the understanding you gained writing the essay "
-            "stays with you. Epictetus adds a helpful nudge: {q} The grade is a fact; the "
-            "meaning you give it is up to you.",
-            "ench-5",
+            "An unfair grade stings, especially after real effort. Start with what's yours to do: "
+            "reread the marking criteria, note exactly where you think the assessment went wrong, "
+            "and request a meeting or a formal review. Argue with evidence, not indignation. "
+            "Whatever the outcome, the understanding you gained writing the essay stays with you. "
+            "Epictetus adds a helpful nudge here, since he held that people are upset less by "
+            "events than by their judgements about them. The grade is a fact; the meaning you give "
+            "it is up to you.",
+            None,
         ),
         (
             "premeditatio_malorum",
@@ -1758,22 +1818,23 @@ _ROWS = {
         (
             "memento_mori",
             "I keep procrastinating on my dissertation and the deadline is getting closer.",
-            "{q} That line from Seneca's first letter could be a supervisor's note in your "
-            "margin. Procrastination usually isn't laziness; it's the dread of starting "
-            "something big. So make it small. Open the document and write for twenty-five "
-            "minutes, badly if necessary, then stop. Tomorrow, do it again. Finished chapters "
-            "are built from unglamorous sessions like that.",
-            "ep-1-postpone",
+            "Seneca's first letter warns that life races on while we put things off, which could be "
+            "a supervisor's note in your margin. Procrastination usually isn't laziness; it's the "
+            "dread of starting something big. So make it small. Open the document and write for "
+            "twenty-five minutes, badly if necessary, then stop. Tomorrow, do it again. Finished "
+            "chapters are built from unglamorous sessions like that.",
+            None,
         ),
         (
             "virtue_only_good",
             "My friends are cheating on the online test and I'll look stupid if I don't.",
-            "This is exactly where character is made. A grade earned honestly is worth more to "
-            "you than a better one you'd have to hide. Let them think you naive. You'll know "
-            "what you actually learned, and you won't spend the next few months nervous about "
-            "being found out. That's a trade worth making. Epictetus has words that fit "
-            "uncomfortably well: {q}",
-            "ench-13",
+            "This is exactly where character is made. A grade earned honestly is worth more to you "
+            "than a better one you'd have to hide. Let them think you naive. You'll know what you "
+            "actually learned, and you won't spend the next few months nervous about being found "
+            "out. That's a trade worth making. Epictetus fits uncomfortably well here, because he "
+            "taught that anyone who wants to improve must be content to look foolish and dull about "
+            "outward things.",
+            None,
         ),
         (
             "preferred_indifferents",
@@ -1850,43 +1911,47 @@ _ROWS = {
         (
             "amor_fati",
             "My scholarship application was rejected.",
-            "{q} Marcus Aurelius meant that we can bear more than a setback first suggests, and "
-            "a rejection letter is exactly that kind of setback. Let it sting today. Tomorrow, "
-            "ask politely for feedback, look for other funding, and apply again next round with "
-            "a stronger application. Many of the people who eventually win were rejected first.",
-            "med-5.18",
+            "Marcus Aurelius held that nature never gives a person anything they are not built to "
+            "bear. He meant that we can bear more than a setback first suggests, and a rejection "
+            "letter is exactly that kind of setback. Let it sting today. Tomorrow, ask politely for "
+            "feedback, look for other funding, and apply again next round with a stronger "
+            "application. Many of the people who eventually win were rejected first.",
+            None,
         ),
     ],
     "ageing_loss": [
         (
             "memento_mori",
             "My dog died last week and the house feels so empty.",
-            "I'm sorry. A dog fills a house in a way that's hard to explain to people who've "
-            "never had one. Epictetus offered a hard but tender thought: {q} You had those "
-            "years together, and they were a gift, not a debt. Let yourself grieve. Perhaps "
-            "gather a few photos, or walk the old route and remember. The emptiness is a "
-            "measure of how much love was there.",
-            "ench-11",
+            "I'm sorry. A dog fills a house in a way that's hard to explain to people who've never "
+            "had one. Epictetus offered a hard but tender thought. He suggested saying of what we "
+            "lose not that it is lost but that it has been returned. You had those years together, "
+            "and they were a gift, not a debt. Let yourself grieve. Perhaps gather a few photos, or "
+            "walk the old route and remember. The emptiness is a measure of how much love was "
+            "there.",
+            None,
         ),
         (
             "living_according_to_nature",
             "I'm turning fifty and I feel like my best years are behind me.",
-            "Seneca wrote to a friend about getting older, and his tone might surprise you: {q} "
-            "He compared it to fruit, which is most welcome when it's almost over. Fifty is not "
-            "the end of anything; it brings experience, judgment, and fewer things to prove. "
-            "What have you been waiting to try until you had the time or the confidence? You "
-            "may have more of both now than ever.",
-            "ep-12",
+            "Seneca wrote to a friend about getting older, and his tone might surprise you. He "
+            "thought old age deserves to be welcomed and even loved, since it is full of pleasure "
+            "for anyone who knows how to use it. He compared it to fruit, which is most welcome "
+            "when it's almost over. Fifty is not the end of anything; it brings experience, "
+            "judgment, and fewer things to prove. What have you been waiting to try until you had "
+            "the time or the confidence? You may have more of both now than ever.",
+            None,
         ),
         (
             "reason_over_passion",
             "My grandmother passed away and I can't stop crying.",
             "Crying is not a failure of philosophy. Even Seneca, who wrote so much about calm, "
-            "said this about grief: {q} Tears are what love does when someone is gone, so let "
-            "them come. Later, when the first wave has eased, you might write down the things "
-            "she used to say, the food she made, the way she laughed. The Stoics hoped that our "
-            "memories of the dead could become a kind of warmth.",
-            "ep-63-weep",
+            "allowed tears in grief and asked only that we not let them turn into wailing. Tears "
+            "are what love does when someone is gone, so let them come. Later, when the first wave "
+            "has eased, you might write down the things she used to say, the food she made, the way "
+            "she laughed. The Stoics hoped that our memories of the dead could become a kind of "
+            "warmth.",
+            None,
         ),
         (
             "living_according_to_nature",
@@ -1901,13 +1966,14 @@ _ROWS = {
         (
             "memento_mori",
             "A friend from school died suddenly and I keep thinking it could have been me.",
-            "That shock is one of the oldest human experiences, and the Stoics faced it rather "
-            "than turning away. Let the loss sharpen your sense of what matters. Tell the "
-            "people you love that you love them, reach out to your friend's family, and let "
-            "yourself grieve: it honours your friend, and it reminds you that you're still "
-            "here, with choices to make. Marcus Aurelius kept a note to himself for days like "
-            "these: {q}",
-            "med-4.17",
+            "That shock is one of the oldest human experiences, and the Stoics faced it rather than "
+            "turning away. Let the loss sharpen your sense of what matters. Tell the people you "
+            "love that you love them, reach out to your friend's family, and let yourself grieve: "
+            "it honours your friend, and it reminds you that you're still here, with choices to "
+            "make. Marcus Aurelius kept a note to himself for days like these, warning himself not "
+            "to act as if he had ten thousand years to live, and urging himself to be good while "
+            "life and the power to do it were still his.",
+            None,
         ),
         (
             "amor_fati",
@@ -1943,33 +2009,36 @@ _ROWS = {
         (
             "preferred_indifferents",
             "I can't do the things I used to, like hiking long distances.",
-            "{q} Epictetus's distinction fits your situation well. Your legs may be slower, but "
-            "your love of the outdoors, your curiosity and your good company are all intact. "
-            "Losing abilities you loved is still a genuine grief, so give it its due. Then try "
-            "shorter walks with good views, a walking group that goes gently, a bench at the "
-            "top of a smaller hill. Health is a preferred thing, not the whole of a good life. "
-            "Where could you still go this month?",
-            "ench-9",
+            "Epictetus distinguished between the body and the will, teaching that disease may "
+            "hinder the first without touching the second, unless we let it. That distinction fits "
+            "your situation well. Your legs may be slower, but your love of the outdoors, your "
+            "curiosity and your good company are all intact. Losing abilities you loved is still a "
+            "genuine grief, so give it its due. Then try shorter walks with good views, a walking "
+            "group that goes gently, a bench at the top of a smaller hill. Health is a preferred "
+            "thing, not the whole of a good life. Where could you still go this month?",
+            None,
         ),
         (
             "living_according_to_nature",
             "It's been a year since my husband died and people expect me to be over it.",
-            "Grief doesn't keep a calendar, whatever other people expect, and you don't owe "
-            "anyone being \"over it.\" Seneca hoped for something gentler than forgetting: {q} "
-            "Perhaps that's the direction to move in, at your own pace: from the raw pain of "
-            "absence toward memories that can comfort. Tell the people around you, honestly, "
-            "that you still miss him, and which kinds of support actually help.",
-            "ep-63-memory",
+            "Grief doesn't keep a calendar, whatever other people expect, and you don't owe anyone "
+            "being \"over it.\" Seneca hoped for something gentler than forgetting; he wanted the "
+            "memory of those we have lost to become a pleasant one. Perhaps that's the direction to "
+            "move in, at your own pace: from the raw pain of absence toward memories that can "
+            "comfort. Tell the people around you, honestly, that you still miss him, and which "
+            "kinds of support actually help.",
+            None,
         ),
         (
             "memento_mori",
             "I'm afraid of dying.",
-            "Fear of death is as old as humanity, and you're not wrong to feel it. Epictetus "
-            "didn't deny death; he changed the question: {q} Since death comes to all of us, "
-            "what matters is how we live until then—with courage, with kindness, without "
-            "wasting the days in dread. It may help to talk about this with someone you trust, "
-            "and to spend today doing something that makes you feel fully alive.",
-            "disc-1.1",
+            "Fear of death is as old as humanity, and you're not wrong to feel it. Epictetus didn't "
+            "deny death; he changed the question, asking not whether he must die, since he must, "
+            "but whether he must die lamenting. Since death comes to all of us, what matters is how "
+            "we live until then—with courage, with kindness, without wasting the days in dread. It "
+            "may help to talk about this with someone you trust, and to spend today doing something "
+            "that makes you feel fully alive.",
+            None,
         ),
         (
             "amor_fati",
@@ -1985,12 +2054,13 @@ _ROWS = {
         (
             "virtue_only_good",
             "I feel like I haven't achieved anything meaningful in my life.",
-            "Measured against headlines and other people's highlight reels, most lives look "
-            "small. Marcus Aurelius pointed somewhere else entirely: {q} Meaning is often "
-            "hidden in ordinary things: the people you've helped, the kindness you've shown, "
-            "the hard days you got through. Write down ten of those tonight. Then ask what "
-            "small good thing you could add to the list this week.",
-            "med-7.59",
+            "Measured against headlines and other people's highlight reels, most lives look small. "
+            "Marcus Aurelius pointed somewhere else entirely, telling himself to look within, where "
+            "a spring of good keeps welling up as long as you keep digging. Meaning is often hidden "
+            "in ordinary things: the people you've helped, the kindness you've shown, the hard days "
+            "you got through. Write down ten of those tonight. Then ask what small good thing you "
+            "could add to the list this week.",
+            None,
         ),
         (
             "premeditatio_malorum",
@@ -2038,12 +2108,13 @@ _ROWS = {
         (
             "dichotomy_of_control",
             "My neighbour and I are in a feud over where the fence should go.",
-            "Boundary disputes have ruined more Sundays than almost anything else. Before the "
-            "next round, consider Epictetus's image: {q} This feud can be carried as a war over "
+            "Boundary disputes have ruined more Sundays than almost anything else. Before the next "
+            "round, consider Epictetus's image of the two handles, one that lets you carry a thing "
+            "and one that makes it impossible to bear. This feud can be carried as a war over "
             "inches, or as a problem shared with someone you'll live beside for years. Suggest "
             "getting the deeds out together, or splitting the cost of a surveyor. Whether they "
             "cooperate is up to them; being the reasonable one is up to you.",
-            "ench-43",
+            None,
         ),
         (
             "premeditatio_malorum",
@@ -2129,12 +2200,13 @@ _ROWS = {
         (
             "preferred_indifferents",
             "Our house is tiny compared to my friends' and I'm embarrassed to host.",
-            "{q} Seneca was talking about money, but the line applies to houses too: craving a "
-            "bigger place can make a perfectly good home feel poor. Hosting isn't an exhibition "
-            "of floor space. People remember the food, the conversation and how welcome they "
-            "felt. Invite two friends, cook the one thing you're good at, and let them sit on "
-            "cushions if the chairs run out. A small, warm room beats a large, anxious one.",
-            "ep-2-poor",
+            "Seneca thought the poor person is not the one with too little but the one who craves "
+            "more. He was talking about money, but the idea applies to houses too: craving a bigger "
+            "place can make a perfectly good home feel poor. Hosting isn't an exhibition of floor "
+            "space. People remember the food, the conversation and how welcome they felt. Invite "
+            "two friends, cook the one thing you're good at, and let them sit on cushions if the "
+            "chairs run out. A small, warm room beats a large, anxious one.",
+            None,
         ),
         (
             "premeditatio_malorum",
@@ -2150,11 +2222,11 @@ _ROWS = {
             "virtue_only_good",
             "My neighbour keeps parking across my driveway and I'm tempted to scratch his car.",
             "The temptation is understandable; acting on it would make you the villain of the "
-            "story. Marcus Aurelius put it well: {q} Knock on his door, tell him plainly that "
-            "you need access, and ask him to park elsewhere. If it continues, leave a polite "
-            "note, then contact the council. Staying decent is the one part of this that nobody "
-            "else can take from you.",
-            "med-6.6",
+            "story. Marcus Aurelius held that the finest way to get even is to avoid becoming like "
+            "the wrongdoer. Knock on his door, tell him plainly that you need access, and ask him "
+            "to park elsewhere. If it continues, leave a polite note, then contact the council. "
+            "Staying decent is the one part of this that nobody else can take from you.",
+            None,
         ),
     ],
 }

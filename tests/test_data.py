@@ -1,7 +1,7 @@
 """Tests for the synthetic complaint -> Stoic reply data.
 
 The data is hand-written, so these tests guard what a careless edit could break: determinism,
-coverage of areas and ideas, quotation attribution, and above all template collapse.
+coverage of areas and ideas, replies that credit ideas without quoting, and above all template collapse.
 """
 
 import random
@@ -28,11 +28,13 @@ def normalise(text):
     return " ".join(text.lower().split())
 
 
-def without_quotes(pair):
-    """The same quotation may appear in two replies, so shared-run checks must ignore it."""
-    if pair["quote"] is None:
-        return pair["reply"]
-    return pair["reply"].replace(pair["quote"], " ")
+# A sentence ends at . ! or ? (before or after a closing quote mark) followed by a space.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”’])\s+")
+PHILOSOPHER = re.compile(r"\b(?:Epictetus|Seneca|Marcus|Aurelius)\b")
+QUOTE_MARK = re.compile(r"[\"“”‘]|(?<!\w)'|(?<=[^\Ws])'(?!\w)")   # not the possessive in "Epictetus' lectures"
+SAYING = re.compile(r"\b(?:put it|puts it|said|says|wrote|writes|told|tells|insisted|argued|asked|taught|added|"
+                    r"warned|remarked|observed|noted)\s*[,:]", re.IGNORECASE)
+OTHER_THINKERS = re.compile(r"\b(?:Zeno|Chrysippus|Cleanthes|Musonius|Cato|Socrates|Plato|Aristotle|Epicurus)\b")
 
 
 @pytest.fixture(scope="module")
@@ -115,38 +117,46 @@ def test_no_chat_markup_in_any_text(pairs):
             assert "<|" not in text
 
 
-# --- quotations --------------------------------------------------------------------------------
+# --- crediting ideas without quoting ------------------------------------------------------------
+# A 135M model fine-tuned on replies that quoted ("Marcus Aurelius wrote: '...'") learned the form (name, colon,
+# quote marks, maxim) and filled it with invented words. So the built-in replies credit the idea in plain words
+# ("Seneca wrote that...", "Epictetus opens his handbook by sorting...") and never quote; QUOTES stays as reference
+# material for checking quotations. tests/test_quotes.py checks the same with check_quotes: no passage at all.
 
-def test_quotes_are_attributed_to_one_of_three_authors(pairs):
-    quoted = [p for p in pairs if p["quote"] is not None]
-    for p in quoted:
-        assert p["source"].startswith(AUTHORS), p["id"]
-        assert p["source"].split(", ", 1)[1].strip(), p["id"]
-        assert p["quote"] in p["reply"], p["id"]
-    assert {p["source"].split(",")[0] for p in quoted} == set(AUTHORS)
-
-
-def test_unquoted_pairs_have_no_source(pairs):
-    assert all(p["source"] is None for p in pairs if p["quote"] is None)
+def test_no_built_in_reply_carries_a_quote_or_source(pairs):
+    assert all(p["quote"] is None and p["source"] is None for p in pairs)
+    assert not any("{q}" in p["reply"] for p in pairs)
 
 
-def test_roughly_a_third_to_a_half_of_replies_quote(pairs):
-    share = sum(p["quote"] is not None for p in pairs) / len(pairs)
-    assert 1 / 3 <= share <= 1 / 2
+def test_no_sentence_naming_a_philosopher_quotes_him(pairs):
+    # Quote marks stay allowed for the user's own words ("I told you so") in sentences that name nobody; a sentence
+    # that names a philosopher must carry no quote marks, no colon and no "X said," / "X put it," (his words without
+    # the marks are still a quotation): reported speech with "that" or a description of the practice instead.
+    for p in pairs:
+        for sentence in SENTENCE_END.split(p["reply"]):
+            if PHILOSOPHER.search(sentence):
+                assert not QUOTE_MARK.search(sentence), (p["id"], sentence)
+                assert ":" not in sentence, (p["id"], sentence)
+                assert not SAYING.search(sentence), (p["id"], sentence)
 
 
-def test_no_quotation_is_overused(pairs):
-    # A quote used in many rows would itself become a template the model parrots.
-    quotes = [p["quote"] for p in pairs if p["quote"]]
-    assert max(quotes.count(q) for q in quotes) <= 2
+def test_every_reply_names_one_of_the_three_philosophers_or_none(pairs):
+    # The course's three authors only (the ideas and the QUOTES table are theirs), at most one per reply, so that the
+    # model does not learn to stack names; about half the replies name one, the rest speak of "the Stoics" or no one.
+    for p in pairs:
+        named = [author for author in AUTHORS if author.split()[0] in p["reply"]]
+        assert len(named) <= 1, (p["id"], named)
+        assert not OTHER_THINKERS.search(p["reply"]), p["id"]
+    assert {author for p in pairs for author in AUTHORS if author.split()[0] in p["reply"]} == set(AUTHORS)
 
 
 # --- template collapse -------------------------------------------------------------------------
 
 def test_all_replies_are_diverse(pairs):
-    # Measured on the 160 hand-written replies: distinct_1 = 0.191, distinct_2 = 0.739,
-    # distinct_3 = 0.937 (quotes included). The thresholds sit a little under those, so a few new
-    # rows can't trip them, but collapse does: swapping 40 of the 160 replies for one fixed
+    # Measured on the 160 hand-written replies: distinct_1 = 0.191, distinct_2 = 0.756,
+    # distinct_3 = 0.966 (0.739 / 0.937 while 77 replies still quoted, a quotation used twice counting
+    # as repeats). The thresholds sit a little under those, so a few new rows can't trip them, but
+    # collapse does (measured on the quoting data): swapping 40 of the 160 replies for one fixed
     # sentence template ("I hear you. <complaint> That sounds hard. As <author> said, ...")
     # measured distinct_2 = 0.657 and distinct_3 = 0.821, and all-template replies 0.253 / 0.313.
     stats = diversity([p["reply"] for p in pairs])
@@ -154,10 +164,12 @@ def test_all_replies_are_diverse(pairs):
     assert stats["distinct_3"] > 0.90
 
 
-def test_no_long_run_shared_between_replies_apart_from_quotes(pairs):
-    # Measured: with quotations removed, the longest run two replies share is 6 words
-    # ("living according to nature for a"). More than 8 would mean copy-pasted phrasing.
-    stats = diversity([without_quotes(p) for p in pairs])
+def test_no_long_run_shared_between_replies(pairs):
+    # Measured: the longest run two replies share is 6 words ("living according to nature for a"),
+    # as it was with the quotations removed before replies stopped quoting (with them: 35 words, a
+    # quotation used in two replies). Replies crediting the same idea must not copy each other's
+    # phrasing either: more than 8 would mean copy-pasted phrasing.
+    stats = diversity([p["reply"] for p in pairs])
     assert stats["longest_shared_words"] <= 8, stats["longest_shared_example"]
 
 

@@ -264,14 +264,14 @@ def test_every_table_quotation_credited_to_its_author_is_verified(key):
     assert (p.verdict, p.source, p.credited) == ("verified", quote.source, quote.author)
 
 
-def test_no_training_reply_is_flagged_and_every_quotation_is_found():
-    # The 160 hand-written replies quote the table with many phrasings ("Epictetus offers a curious reframe:",
-    # '"..." That was Marcus Aurelius'): none may be flagged, and each reply's quotation must be found.
+def test_no_training_reply_holds_any_passage():
+    # The 160 hand-written replies credit ideas in plain words and never quote ("Epictetus opens his handbook by
+    # sorting things into what is within our control and what is not"): a model trained on quoting replies learned
+    # the form and filled it with invented words. So no reply may hold any passage at all, verified or not: half of
+    # them name a philosopher and some put the user's own words in quote marks ("I told you so"), and neither may
+    # read as a quotation.
     for pair in make_pairs():
-        passages = check_quotes(pair["reply"])
-        assert [p for p in passages if p.verdict != "verified"] == [], pair["id"]
-        if pair["quote"]:
-            assert pair["source"] in [p.source for p in passages], pair["id"]
+        assert check_quotes(pair["reply"]) == [], pair["id"]
 
 
 def test_custom_table_and_frozen_passage():
