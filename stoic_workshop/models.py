@@ -619,9 +619,10 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
         backend = backend or "transformers"
     else:
         load_in_4bit = True if load_in_4bit is None else load_in_4bit
-        # transformers + bitsandbytes by default: for the workshop's 60-step run it reaches saved adapters sooner
-        # than Unsloth, whose import and first-step compilation cost ~70 s more (bench/train_gpu.py, H200:
-        # 86 s vs 131 s); Unsloth's faster steps repay that from about 200 steps on.
+        # transformers + bitsandbytes by default: for the workshop's 60-step run it reaches saved adapters a little
+        # sooner than Unsloth, whose import and patching cost ~23 s more (bench/unsloth_h200.json, H200, empty
+        # caches: 88.6 s vs 95.5 s); Unsloth's faster steps (0.67x) and smaller peak (0.66x) repay that from about
+        # 100 steps on, or where memory is short.
         backend = backend or os.environ.get("STOIC_BACKEND") or "transformers"
     if backend not in ("unsloth", "transformers"):
         raise ValueError(f"backend must be 'unsloth' or 'transformers', got {backend!r}")
@@ -629,9 +630,14 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
     # overflows fp16 (Gemma 3): only then is the model's config read, to know which it is.
     model_type = _model_type(source) if hw.device == "cuda" and not hw.bf16 else None
     dtype = compute_dtype(hw, model_type)
+    # Unsloth is handed fp16 for such a model (see below) and upcasts to fp32 itself where it overflows: measured
+    # on an H200 in T4 mode (bench/t4_unsloth_h200.json), Gemma 3 270M's activations were fp16 and fp32, mixed.
+    unsloth_upcasts = backend == "unsloth" and hw.device == "cuda" and dtype == torch.float32
     if hw.device == "cuda" and dtype == torch.float32:
         print(f"{name_or_path} ({model_type}): its activations go above fp16's largest number (65,504) and this "
-              f"GPU has no bf16, so it computes in fp32{' on its 4-bit NF4 weights' if load_in_4bit else ''}.")
+              f"GPU has no bf16, so " + ("Unsloth computes it in fp16 and upcasts to fp32 where it overflows."
+                                         if unsloth_upcasts else
+                                         f"it computes in fp32{' on its 4-bit NF4 weights' if load_in_4bit else ''}."))
 
     try:
         if backend == "unsloth":
@@ -676,7 +682,8 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
         backend += " + bitsandbytes"
     model.load_report = LoadReport(
         name=name_or_path, source=source, backend=backend,
-        device=hw.device, dtype=str(dtype).replace("torch.", ""), four_bit=bool(load_in_4bit),
+        device=hw.device, four_bit=bool(load_in_4bit),
+        dtype="float16 with float32 upcasts (Unsloth)" if unsloth_upcasts else str(dtype).replace("torch.", ""),
         # num_parameters counts a 4-bit weight as the parameters it holds; numel() of its packed storage is half
         # (seen on an H200: Gemma 3 270M reported as 218 M in 4-bit)
         parameters=model.num_parameters(), seconds=time.time() - start, hardware=hw)

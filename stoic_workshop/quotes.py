@@ -141,18 +141,21 @@ def invented(text: str, quotes: dict | None = None) -> bool:
     return any(p.verdict != "verified" for p in check_quotes(text, quotes))
 
 
-def highlight_quotes(text: str, quotes: dict | None = None) -> str:
+def highlight_quotes(text: str, quotes: dict | None = None, *, between=html.escape, titles: bool = False) -> str:
     """`text` as HTML (escaped) with each passage in <mark class="quote-{verdict}">, to colour them in a report.
 
+    `between` turns the text between passages into HTML (the report marks Stoic ideas there); `titles` adds the
+    verdict and source as each mark's tooltip.
     Example: `highlight_quotes('Seneca: "Everywhere means nowhere." <3')`
     -> '<mark class="quote-verified">Seneca: &quot;Everywhere means nowhere.&quot;</mark> &lt;3'
     """
     parts, end = [], 0
     for p in check_quotes(text, quotes):
-        parts += [html.escape(text[end:p.start]), f'<mark class="quote-{p.verdict}">',
-                  html.escape(text[p.start:p.end]), "</mark>"]
+        title = html.escape(p.verdict + (f": {p.source}" if p.source else ""), quote=True)
+        parts += [between(text[end:p.start]), f'<mark class="quote-{p.verdict}"',
+                  f' title="{title}">' if titles else ">", html.escape(text[p.start:p.end]), "</mark>"]
         end = p.end
-    parts.append(html.escape(text[end:]))
+    parts.append(between(text[end:]))
     return "".join(parts)
 
 

@@ -193,3 +193,59 @@ def test_readme_counts_of_ideas_and_quotations_are_the_package_s():
     assert f"compared with the {len(QUOTES)} real quotations" in readme
     notebook = " ".join(" ".join(c.source for c in nbformat.read(PATHS[2], as_version=4).cells).split())
     assert f"compares it with the {len(QUOTES)} real quotations the package holds" in notebook
+
+
+def _executed(tarball: Path, notebook: str) -> str:
+    """All text outputs of one executed notebook kept in a bench tarball, flattened to single spaces."""
+    import tarfile
+
+    with tarfile.open(tarball) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(f"/{notebook}.ipynb"))
+        cells = nbformat.reads(tar.extractfile(member).read().decode(), as_version=4).cells
+    texts = [o.get("text", "") if o.output_type == "stream" else o.get("data", {}).get("text/plain", "")
+             for c in cells if c.cell_type == "code" for o in c.outputs]
+    return " ".join(" ".join(texts).split())
+
+
+def test_gpu_run_numbers_in_readme_are_the_executed_notebooks_and_bench_s():
+    """The GPU road's results in the README come from the executed notebooks and bench files kept in bench/."""
+    import json
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    real = ROOT / "bench" / "colab_h200" / "gemma3-270m-real.tar.gz"
+    trained = _executed(real, "02_finetune")
+    assert re.search(r"Fine-tuned for 60 steps in 47 s .* loss 4\.29 -> 1\.40", trained)
+    assert "60 steps in 47 s, loss 4.29 -> 1.40" in readme
+    scores = _executed(real, "03_evaluation")
+    for value in ("0.71 [0.40, 1.07]", "0.06 [0.04, 0.09]", "1.81 [1.56, 2.06]", "48.83", "137.37", "181.3",
+                  "agreement (stoic ranked above non-stoic, 0.5 = chance): 0.50", "'inconsistent': 16"):
+        assert value in scores, value
+    assert ("from 0.00 to 0.71 [0.40, 1.07] per 100 words, the meaning score changed by +0.06 [0.04, 0.09]"
+            in readme and "1.81 name-drops per answer" in readme and "from 48.83 to 137.37 (+181.3%)" in readme)
+    notebook_3 = " ".join(" ".join(c.source for c in nbformat.read(PATHS[2], as_version=4).cells).split())
+    assert ("rose from 0.00 to 0.71 per 100 words, 1 of 16 answers carried an invented quotation, there were 1.8 "
+            "name-drops per answer, and perplexity on general English went from 48.8 to 137.4 (+181%)") in notebook_3
+    deployed = _executed(real, "04_deploy")
+    assert "stopped by: length first 8 greedy tokens equal to the merged model's: 8" in deployed
+    assert "merged (16-bit) deploy/merged 569.6" in deployed and "GGUF q8_0 deploy/stoic-q8_0.gguf 299.7" in deployed
+    random = _executed(ROOT / "bench" / "colab_h200" / "gemma2-2b-random-04.tar.gz", "04_deploy")
+    assert "deploy/merged 5295.6" in random and "deploy/stoic-q8_0.gguf 2800.0" in random
+    assert "merged 5,296 MB, q8_0 GGUF 2,800 MB" in readme and "merged 570 MB, q8_0 GGUF 300 MB" in readme
+    log = (ROOT / "bench" / "colab_h200" / "gemma2-2b-random-04.log").read_text()
+    assert "04_deploy.ipynb" in log and "done in 261 s" in log and "| 261 s: merged" in readme
+    notebook_4 = " ".join(" ".join(c.source for c in nbformat.read(PATHS[3], as_version=4).cells).split())
+    assert "on an H200 with the same architecture it took 261 s, its own training included" in notebook_4
+
+    runs = {(r["model"], r["mode"]): r for r in json.loads((ROOT / "bench" / "t4_unsloth_h200.json").read_text())
+            if "mode" in r}
+    g2, g2u, g3, g3u = (runs[k] for k in [("gemma2", "t4"), ("gemma2", "unsloth-t4"), ("gemma3", "t4"),
+                                          ("gemma3", "unsloth-t4")])
+    assert all(r["all_finite"] for r in runs.values())
+    assert (f"{g2u['s_per_step']:.3f} s/step against the default route's {g2['s_per_step']:.3f} in T4 mode "
+            f"({g2u['s_per_step'] / g2['s_per_step']:.2f}x), peak {g2u['peak_gib']:.2f} GiB against "
+            f"{g2['peak_gib']:.2f} ({g2u['peak_gib'] / g2['peak_gib']:.2f}x)") in readme
+    assert (f"{g3u['s_per_step']:.3f} s/step against {g3['s_per_step']:.3f}, after a {g3u['first_step_s']:.1f} s "
+            f"first step") in readme
+    assert (f"({g3u['first_loss']:.2f} -> {g3u['last_loss']:.2f}, against {g3['first_loss']:.2f} -> "
+            f"{g3['last_loss']:.2f})") in readme
+    assert "torch.float16" in g3u["activation_dtypes"] and g3["activation_dtypes"] == ["torch.float32"]

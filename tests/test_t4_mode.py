@@ -222,3 +222,20 @@ def test_adapters_go_back_to_fp32_where_trl_made_them_bf16(tiny_gemma3):
     trainable = [p for p in peft.parameters() if p.requires_grad]
     assert trainable and all(p.dtype == torch.float32 for p in trainable)
     assert {n: p.dtype for n, p in peft.named_parameters() if not p.requires_grad} == frozen
+
+
+def test_colab_export_check_runs_on_the_t4_in_the_dtype_each_model_can_take(fake_cuda):
+    """verify without llama.cpp runs the GGUF and the merged model in transformers. On a T4 that is the GPU, in fp16
+    for Gemma 2 (a 2B model in fp32 on the CPU is 10.5 GB of a free Colab's 12.7 GB RAM) and in fp32 for Gemma 3,
+    whose activations overflow fp16 (the architecture is read from the file, as verify does)."""
+    from stoic_workshop.export import _gguf_architecture, _reference_device
+    from stoic_workshop.models import _gguf_file, _preset
+
+    fake_cuda(T4, native_bf16=False)
+    smollm2 = _gguf_file(_preset("smollm2-135m-instruct"), Path("unused"))  # the packaged file, read in place
+    assert _gguf_architecture(smollm2) == "llama"
+    assert _reference_device("llama") == ("cuda", torch.float16)
+    assert _reference_device("gemma2") == ("cuda", torch.float16)
+    assert _reference_device("gemma3") == ("cuda", torch.float32)
+    fake_cuda(H200, native_bf16=True)
+    assert _reference_device("gemma3") == ("cuda", torch.bfloat16)
