@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                                      "forgetting, and an HTML report")
     ev.add_argument("adapters", help="adapter folder (from notebook 2, `train` or `run`)")
     ev.add_argument("--out", default="eval", help="output folder (default: eval)")
-    ev.add_argument("--prompts", type=int, default=None, help="evaluate on the first N held-out complaints")
+    ev.add_argument("--prompts", type=int, default=None, help="evaluate on the first N held-out complaints, 1..16 "
+                                                              "(default: all 16)")
     ev.add_argument("--no-energy", action="store_true", help="do not measure energy with CodeCarbon")
     whole = sub.add_parser("run", help="the whole workshop into one folder: data -> train -> evaluate -> export "
                                        "(a second run into the same folder resumes)")
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      "this machine: the offline SmolLM2 without a GPU)")
     whole.add_argument("--steps", type=int, default=60, help="training steps (default 60)")
     whole.add_argument("--quant", nargs="+", default=["q8_0"], choices=["f16", "bf16", "q8_0", "q4_k_m"])
-    whole.add_argument("--prompts", type=int, default=None, help="evaluate on the first N held-out complaints")
+    whole.add_argument("--prompts", type=int, default=None, help="evaluate on the first N held-out complaints, "
+                                                                 "1..16 (default: all 16)")
     whole.add_argument("--no-energy", action="store_true", help="do not measure energy with CodeCarbon")
     pre = sub.add_parser("preflight", help="for instructors: check this machine, the pins, the models and a 2-step "
                                           "fine-tune, and print a go/no-go table")
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "run":
         from .pipeline import run
 
-        try:
+        try:  # run checks its arguments before writing anything; a failed GGUF check raises once all is written
             run(args.out, model=args.model, steps=args.steps, quants=tuple(args.quant), prompts=args.prompts,
                 energy=not args.no_energy)
         except (FileNotFoundError, ValueError, RuntimeError, ImportError) as err:
@@ -224,14 +226,14 @@ def _eval(args) -> int:
     import json
     from pathlib import Path
 
-    from .data import eval_prompts
     from .energy import Energy
     from .evaluate import report
     from .models import load_adapters, load_model
-    from .pipeline import evaluate
+    from .pipeline import evaluate, pick_questions
 
     adapters, out = Path(args.adapters), Path(args.out)
     try:
+        questions = pick_questions(args.prompts)  # a bad --prompts stops here, before any loading or writing
         if not (adapters / "adapter_config.json").is_file():
             raise FileNotFoundError(f"No adapters in {adapters} (adapter_config.json missing): train first.")
         base = json.loads((adapters / "adapter_config.json").read_text())["base_model_name_or_path"]
@@ -239,7 +241,6 @@ def _eval(args) -> int:
         tuned = load_adapters(model, adapters)
         out.mkdir(parents=True, exist_ok=True)
         meter = Energy(output_dir=str(out), enabled=not args.no_energy)
-        questions = eval_prompts()[:args.prompts] if args.prompts else eval_prompts()
         scored, summary_table, forgot = evaluate(tuned, tokenizer, out, questions, meter)
         path = report(out / "report.html", scored, summary_table=summary_table, forgetting_table=forgot,
                       energy=None if args.no_energy else meter)

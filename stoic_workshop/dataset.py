@@ -8,7 +8,9 @@ rows at once, so nothing is silently dropped.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -94,6 +96,38 @@ def _from_pair(row, where: str) -> tuple[dict | None, list[str]]:
     return (None if problems else {"messages": row["messages"]}), problems
 
 
+RESAVE = 're-save it as UTF-8 (Excel: File > Save As > "CSV UTF-8 (Comma delimited)")'
+
+
+def _decode(path: Path) -> str:
+    """A learner's file as text: UTF-8 (with or without Excel's byte-order mark), UTF-16 with its mark, else
+    Windows-1252, the encoding of Excel's plain "CSV" on Windows, said in one line."""
+    raw = path.read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode Text", renamed
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")  # "-sig": a leading BOM is dropped, not glued to the first column's name
+    except UnicodeDecodeError as err:
+        line, byte = _line(raw, err.start), raw[err.start]
+    # Other non-ASCII text that *is* valid UTF-8 means two encodings in one file: any single reading garbles one.
+    if any(ord(c) > 127 and c != "\ufffd" for c in raw.decode("utf-8", errors="replace")):
+        raise DataError(str(path), [f"line {line}: byte 0x{byte:02x} is not UTF-8, yet other lines are: the file "
+                                    f"mixes two encodings; {RESAVE}"])
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError as err:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d mean nothing in Windows-1252
+        raise DataError(str(path), [f"line {_line(raw, err.start)}: byte 0x{raw[err.start]:02x} is neither UTF-8 "
+                                    f"nor Windows-1252; {RESAVE}"]) from None
+    print(f"{path}: line {line} has byte 0x{byte:02x}, which is not UTF-8, so the file was read as Windows-1252 "
+          f"(Excel's \"CSV\" on Windows); if any text looks wrong, {RESAVE}.")
+    return text
+
+
+def _line(raw: bytes, offset: int) -> int:
+    """The 1-based line of a byte offset."""
+    return raw.count(b"\n", 0, offset) + 1
+
+
 def _read_rows(source) -> tuple[list, str]:
     if not isinstance(source, (str, os.PathLike)):
         return list(source), "your pairs"
@@ -101,23 +135,21 @@ def _read_rows(source) -> tuple[list, str]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            columns = set(reader.fieldnames or [])
-            if not {"complaint", "reply"} <= columns:
-                raise DataError(str(path), [f"header: expected columns 'complaint' and 'reply' "
-                                            f"(optional 'system'), found {sorted(columns) or 'none'}"])
-            return list(reader), str(path)
+        reader = csv.DictReader(io.StringIO(_decode(path), newline=""))  # newline="": quoted cells keep theirs
+        columns = set(reader.fieldnames or [])
+        if not {"complaint", "reply"} <= columns:
+            raise DataError(str(path), [f"header: expected columns 'complaint' and 'reply' "
+                                        f"(optional 'system'), found {sorted(columns) or 'none'}"])
+        return list(reader), str(path)
     if path.suffix.lower() in (".jsonl", ".json"):
         rows, problems = [], []
-        with path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    problems.append(f"line {number}: not JSON ({err.msg}); each line must be one object")
+        for number, line in enumerate(io.StringIO(_decode(path)), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                problems.append(f"line {number}: not JSON ({err.msg}); each line must be one object")
         if problems:
             raise DataError(f"{path} (JSONL: one JSON object per line)", problems)
         return rows, str(path)

@@ -35,7 +35,7 @@ from .data import eval_prompts
 from .dataset import DATA_DIR
 from .generate import generate
 from .judge import LocalJudge
-from .quotes import check_quotes
+from .quotes import check_quotes, highlight_quotes
 from .score import highlight, meaning_score, name_drops, stoic_matches
 
 __all__ = ["answers", "read_answers", "score_answers", "bootstrap_ci", "summary", "plot_scores", "perplexity",
@@ -259,9 +259,16 @@ def summary(scored, *, before: str | None = None, after: str | None = None, pair
         judged = pairwise[pairwise["error"].isna()]
         wins = (judged["winner"] == label).astype(float)
         failed = len(pairwise) - len(judged)
+        inconsistent = int((judged["winner"] == "inconsistent").sum())
+        notes = [f"{failed} failed, left out"] * bool(failed) + [
+            f"{inconsistent} of {len(judged)} inconsistent across orders"] * bool(inconsistent)
+        # a judge that contradicts itself on every pair gave no verdict: a win rate of 0 would read as "lost"
+        value = (_interval(*bootstrap_ci(wins)) if len(judged) > inconsistent else
+                 "no verdict: every judgement failed" if not len(judged) else
+                 "no verdict: the judge contradicted itself on every pair")
         rows.append({"metric": f"Judge: share of pairs {label} wins in both orders"
-                               + (f" ({failed} failed, left out)" if failed else ""), before: "", after: "",
-                     "change (paired)": _interval(*bootstrap_ci(wins))})
+                               + (f" ({'; '.join(notes)})" if notes else ""), before: "", after: "",
+                     "change (paired)": value})
     return pd.DataFrame(rows)
 
 
@@ -383,13 +390,7 @@ IDEA_COLOUR, INVENTED_COLOUR, VERIFIED_COLOUR = "#ffe08a", "#f7b0b0", "#bfe3c0" 
 
 def _highlight_answer(text: str, lexicon=None) -> str:
     """Stoic ideas in yellow; quotations in their own colour: red when invented or misattributed, green when real."""
-    parts, end = [], 0
-    for p in check_quotes(text):
-        title = html.escape(f"{p.verdict}" + (f": {p.source}" if p.source else ""), quote=True)
-        parts += [highlight(text[end:p.start], lexicon=lexicon),
-                  f'<mark class="quote-{p.verdict}" title="{title}">{html.escape(text[p.start:p.end])}</mark>']
-        end = p.end
-    return "".join(parts) + highlight(text[end:], lexicon=lexicon)
+    return highlight_quotes(text, between=lambda part: highlight(part, lexicon=lexicon), titles=True)
 
 
 def _figure_tag(fig) -> str:
@@ -453,8 +454,8 @@ def pick_judge(kind: str | None = None, *, model=None, tokenizer=None, verbose: 
     """A judge for this machine, and a line saying which one it is (a judge is only as good as its model).
 
     kind:
-    - "openai": a hosted model (STOIC_JUDGE_MODEL, default gpt-4o-mini); the key from OPENAI_API_KEY or
-      Colab's secrets, never shown.
+    - "openai": a model behind OPENAI_BASE_URL (default: OpenAI's API), named by STOIC_JUDGE_MODEL (default
+      gpt-4o-mini); the key from OPENAI_API_KEY or Colab's secrets, never shown.
     - "local-server": the packaged SmolLM2-135M-Instruct behind llama.cpp's server on 127.0.0.1, the
       offline default. It returns valid JSON (the server enforces the schema) but is a weak judge.
     - "local": `model` and `tokenizer` (a transformers chat model) judge in this process; a PEFT model judges
@@ -463,13 +464,13 @@ def pick_judge(kind: str | None = None, *, model=None, tokenizer=None, verbose: 
     """
     import atexit
 
-    from .judge import OpenAIJudge, _api_key
+    from .judge import OPENAI_URL, OpenAIJudge, _api_key
     from .teacher import PLACEHOLDER_KEY
 
     if kind is None:
         import importlib.util
 
-        if _api_key("OPENAI_API_KEY") != PLACEHOLDER_KEY:
+        if os.environ.get("OPENAI_BASE_URL", "").strip() or _api_key("OPENAI_API_KEY") != PLACEHOLDER_KEY:
             kind = "openai"
         elif importlib.util.find_spec("llama_cpp") is not None:
             kind = "local-server"
@@ -477,7 +478,8 @@ def pick_judge(kind: str | None = None, *, model=None, tokenizer=None, verbose: 
             kind = "local"
     if kind == "openai":
         judge = OpenAIJudge(model=os.environ.get("STOIC_JUDGE_MODEL", "gpt-4o-mini"))
-        judge.label = f"{judge.model}, hosted (OpenAI API)"
+        judge.label = (f"{judge.model}, hosted (OpenAI API)" if judge.base_url == OPENAI_URL else
+                       f"{judge.model} at {judge.base_url} (from $OPENAI_BASE_URL; the model from $STOIC_JUDGE_MODEL)")
         judge.close = lambda: None
     elif kind == "local-server":
         from .serve import llama_server

@@ -35,6 +35,12 @@ LLAMA_CPP_PYTHON = "0.3.36"          # the source package whose llama.cpp conver
 PYTHON_QUANTS = ("f16", "bf16", "q8_0")  # written by the converter itself, in pure Python
 QUANTS = PYTHON_QUANTS + ("q4_k_m",)     # q4_k_m: llama.cpp's quantizer, through the bindings
 _CONVERTER_FILES = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/", "LICENSE")
+MERGE_RECORD = "merged.json"  # merge's record in the folder it writes: which files it wrote, so it may replace them
+# The files of a merged folder written before the record listed them (transformers' weights and config, the tokenizer)
+_MERGE_FILES = ("config.json", "generation_config.json", "model.safetensors.index.json", "special_tokens_map.json",
+                "chat_template.jinja", "vocab.json", "merges.txt", "added_tokens.json", MERGE_RECORD)
+# The last line of every Modelfile that `modelfile` writes: a Modelfile without it is someone else's, never replaced
+MODELFILE_MARK = "# Written by stoic-workshop (sw.modelfile or `stoic-workshop export`), which rewrites it each time."
 
 
 def _base_of(adapters: Path) -> str:
@@ -57,6 +63,7 @@ def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | No
     The base is loaded again in full precision rather than reusing a 4-bit training model: W + BA is exact
     only on unquantized weights. The folder keeps the tokenizer and its chat template, so every tool that
     reads it (vLLM, llama.cpp's converter, `from_pretrained`) sees the same conversation format.
+    An existing `out` is replaced only where an earlier merge wrote everything in it; otherwise NotOurs, untouched.
     """
     import torch
     from peft import PeftModel
@@ -68,6 +75,7 @@ def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | No
     if not (adapters / "adapter_config.json").is_file():
         raise FileNotFoundError(f"No adapters in {adapters} (adapter_config.json missing): train first "
                                 "(notebook 2, or `stoic-workshop train`).")
+    _check_replaceable(out)  # before the minutes of merging: a folder holding files of yours is refused, untouched
     base = base or _base_of(adapters)
     if not base:
         raise ValueError(f"{adapters}/adapter_config.json names no base model (base_model_name_or_path is empty): "
@@ -91,11 +99,59 @@ def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | No
     merged.save_pretrained(part)
     tokenizer.save_pretrained(part)
     _keep_sentencepiece(part, adapters, base)
-    (part / "merged.json").write_text(json.dumps({"base": base, "adapters": str(adapters.resolve()),
-                                                  "dtype": dtype}, indent=1))
-    shutil.rmtree(out, ignore_errors=True)
+    files = sorted({p.name for p in part.iterdir()} | {MERGE_RECORD})
+    (part / MERGE_RECORD).write_text(json.dumps({"base": base, "adapters": str(adapters.resolve()), "dtype": dtype,
+                                                 "files": files}, indent=1))
+    try:
+        _check_replaceable(out)  # again: a file may have been put there while the model was merging
+    except ValueError:
+        shutil.rmtree(part, ignore_errors=True)  # what this call wrote; `out` stays as it was
+        raise
+    if out.exists():
+        shutil.rmtree(out)
     os.replace(part, out)
     return out
+
+
+def _merge_record(folder: Path) -> dict | None:
+    """merge's record in `folder` (merged.json), or None where there is none: a folder merge did not write."""
+    try:
+        record = json.loads((folder / MERGE_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and {"base", "adapters", "dtype"} <= set(record) else None
+
+
+def _check_replaceable(out: Path) -> None:
+    """Refuse to replace `out` unless merge wrote everything in it: merge swaps the whole folder for a new one.
+
+    Fine: no such folder, an empty one, or an earlier merge's (its record lists the files it wrote; a record from
+    before the list: transformers' and the tokenizer's usual names). Anything else would be deleted, so it stops here.
+    """
+    from .train import NotOurs
+
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise NotOurs(f"{out} is a file, and merge writes a folder there: it was left as it is. Pass another "
+                      "path for the merged model (merge(adapters, out), or another --out).")
+    names = sorted(p.name for p in out.iterdir())
+    if not names:
+        return
+    record = _merge_record(out)
+    if record is None:
+        ours = set()
+    elif record.get("files"):
+        ours = set(record["files"])
+    else:
+        ours = {n for n in names if n in _MERGE_FILES or n.startswith("tokenizer") or n.endswith(".safetensors")}
+    foreign = [n for n in names if n not in ours]
+    if foreign:
+        made = "merge did not make this folder" if record is None else "an earlier merge wrote this folder"
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise NotOurs(f"{out} holds {foreign[0]}{more}, which merge did not write ({made}), and merging replaces the "
+                      f"whole folder: nothing was changed. Move your files out of {out}, or merge into a new folder "
+                      "(another --out).")
 
 
 def _keep_sentencepiece(folder: Path, adapters: Path, base: str) -> None:
@@ -245,11 +301,29 @@ class Check:
     transformers_reply: str | None
     seconds: float
     engine: str = "llama.cpp"  # what ran the file: "llama.cpp", or "transformers" where the bindings are missing
+    max_tokens: int = 512      # the reply's budget: a reply that uses it all never ended its turn
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the check failed, each with what it means and what to try; empty when it passed."""
+        found = []
+        if not self.reply.strip():
+            found.append("the reply is empty: the model ended its turn at once. Does the chat template in the file "
+                         "match the one used in training (modelfile / check_my_modelfile)?")
+        if self.agree == 0:
+            found.append("its first token differs from the merged model's on the same prompt: the file does not "
+                         "compute what the merged model does (a different tokenizer, chat template or weights).")
+        if self.stop != "stop" or self.stop_token is None:
+            faithful = (f" Its first {self.agree} greedy tokens equal the merged model's, so the file is faithful: "
+                        f"the model itself does not stop." if self.agree else "")
+            found.append(f"the reply ran to {self.max_tokens} tokens without an end of turn.{faithful} A model "
+                         f"fine-tuned too little (or on replies that do not end with the end-of-turn token: "
+                         f"masked_view shows it) keeps talking; chat front-ends then cut it off mid-sentence.")
+        return found
 
     @property
     def ok(self) -> bool:
-        return (bool(self.reply.strip()) and self.stop == "stop" and self.stop_token is not None
-                and (self.agree is None or self.agree > 0))
+        return not self.problems
 
     def __str__(self) -> str:
         lines = [f"{self.path.name}: {self.size_mb:.1f} MB, {'OK' if self.ok else 'FAILED'} ({self.seconds:.0f} s)",
@@ -257,6 +331,7 @@ class Check:
                  f"  stopped by: {'end of turn ' + repr(self.stop_token) if self.stop == 'stop' else self.stop}"]
         if self.agree is not None:
             lines.append(f"  first {self.compared} greedy tokens equal to the merged model's: {self.agree}")
+        lines += [f"  why it failed: {problem}" for problem in self.problems]
         if self.transformers_reply is not None:
             lines.append(f"  transformers (GGUF loader) reply: {self.transformers_reply[:200]!r}")
         if self.engine != "llama.cpp":
@@ -299,7 +374,7 @@ def verify(gguf: str | os.PathLike, prompt: str, *, merged: str | os.PathLike | 
         llm.close()
     tf_reply = _transformers_reply(gguf, prompt) if with_transformers else None
     return Check(gguf, gguf.stat().st_size / 1e6, choice["message"]["content"] or "", choice["finish_reason"],
-                 stop_token, agree, compare_tokens, tf_reply, time.time() - start)
+                 stop_token, agree, compare_tokens, tf_reply, time.time() - start, max_tokens=max_tokens)
 
 
 def _verify_with_transformers(gguf: Path, prompt: str, merged, n: int, max_tokens: int, start: float) -> Check:
@@ -311,24 +386,63 @@ def _verify_with_transformers(gguf: Path, prompt: str, merged, n: int, max_token
     source = {"pretrained_model_name_or_path": merged} if merged is not None else {
         "pretrained_model_name_or_path": gguf.parent, "gguf_file": gguf.name}
     tokenizer = AutoTokenizer.from_pretrained(**source)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    device, dtype = _reference_device(_gguf_architecture(gguf))
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=dtype,
+                                                 device_map={"": 0} if device == "cuda" else None)
     stop_token = end_of_turn(tokenizer)
     stop_id = tokenizer.convert_tokens_to_ids(stop_token) if stop_token else tokenizer.eos_token_id
     ids = _chat_ids(tokenizer, prompt)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_id
+    prompt_ids = torch.tensor([ids], device=device)
     with torch.inference_mode():
-        out = model.generate(torch.tensor([ids]), max_new_tokens=max_tokens, do_sample=False, eos_token_id=stop_id,
+        out = model.generate(prompt_ids, max_new_tokens=max_tokens, do_sample=False, eos_token_id=stop_id,
                              pad_token_id=pad, repetition_penalty=1.1)[0, len(ids):].tolist()
+        theirs = model.generate(prompt_ids, max_new_tokens=n, do_sample=False,
+                                pad_token_id=pad)[0, len(ids):].tolist() if merged is not None else None
     stopped = bool(out) and out[-1] == stop_id
     answer = tokenizer.decode(out[:-1] if stopped else out, skip_special_tokens=True).strip()
-    agree = None
-    if merged is not None:
-        with torch.inference_mode():
-            theirs = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
-                                    pad_token_id=pad)[0, len(ids):].tolist()
-        agree = _same_prefix(_greedy(Path(merged), ids, n, pad), theirs)
+    del model  # one model at a time: the merged one loads next
+    _free()
+    agree = _same_prefix(_greedy(Path(merged), ids, n, pad), theirs) if merged is not None else None
     return Check(gguf, gguf.stat().st_size / 1e6, answer, "stop" if stopped else "length",
-                 stop_token if stopped else None, agree, n, None, time.time() - start, engine="transformers")
+                 stop_token if stopped else None, agree, n, None, time.time() - start, engine="transformers",
+                 max_tokens=max_tokens)
+
+
+def _reference_device(model_type: str | None):
+    """Where verify runs a transformers model: on a GPU, in the dtype training used there; else on the CPU in fp32.
+
+    On the CPU a 2B model in fp32 holds 10.5 GB, and a check that held the GGUF's and the merged model's copies at
+    once needed 21 GB: more than a free Colab's 12.7 GB of RAM. So a GPU does the work where there is one, and
+    verify loads one model at a time.
+    """
+    import torch
+
+    from .models import compute_dtype, hardware
+
+    hw = hardware()
+    return ("cuda", compute_dtype(hw, model_type)) if hw.device == "cuda" else ("cpu", torch.float32)
+
+
+def _gguf_architecture(gguf: Path) -> str | None:
+    """general.architecture of a GGUF file ("gemma3", "gemma2", "llama"): it decides fp16 or fp32 without bf16."""
+    try:
+        from gguf import GGUFReader
+
+        return GGUFReader(gguf).fields["general.architecture"].contents()
+    except Exception:  # an unreadable header fails later, with transformers' own message
+        return None
+
+
+def _free() -> None:
+    """Give back the memory of a model the caller has just deleted."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _chat_ids(tokenizer, prompt: str) -> list[int]:
@@ -342,10 +456,16 @@ def _greedy(merged: Path, ids: list[int], n: int, pad: int) -> list[int]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)
+    from .models import _model_type
+
+    device, dtype = _reference_device(_model_type(str(merged)))
+    model = AutoModelForCausalLM.from_pretrained(merged, dtype=dtype, device_map={"": 0} if device == "cuda" else None)
     with torch.inference_mode():
-        return model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
-                              pad_token_id=pad)[0, len(ids):].tolist()
+        tokens = model.generate(torch.tensor([ids], device=device), max_new_tokens=n, do_sample=False,
+                                pad_token_id=pad)[0, len(ids):].tolist()
+    del model
+    _free()
+    return tokens
 
 
 def _same_prefix(ours: list[int], theirs: list[int]) -> int:
@@ -438,7 +558,8 @@ def modelfile(gguf: str | os.PathLike, tokenizer, *, system: str | None = None, 
     """Write an Ollama `Modelfile` beside the GGUF: the file, its chat template, the stop token, a system line.
 
     Prints the two commands that put it into Ollama. Without TEMPLATE and the stop PARAMETER, Ollama falls back
-    to a bare prompt and the model talks past the end of its turn.
+    to a bare prompt and the model talks past the end of its turn. A Modelfile already there is replaced only if
+    this function wrote it (its last line says so); one of yours is refused (NotOurs), untouched.
     """
     gguf = Path(gguf)
     template, stop = ollama_template(tokenizer)
@@ -446,11 +567,34 @@ def modelfile(gguf: str | os.PathLike, tokenizer, *, system: str | None = None, 
              "PARAMETER temperature 0.7", "PARAMETER repeat_penalty 1.1"]
     if system:
         lines.append(f'SYSTEM """{system}"""')
+    lines.append(MODELFILE_MARK)
     path = gguf.parent / "Modelfile"
+    _check_modelfile_is_ours(path)
     path.write_text("\n".join(lines) + "\n")
     print(f"Ollama:\n  cd {gguf.parent} && ollama create {name} -f Modelfile\n  ollama run {name} "
           "\"My train is late again.\"")
     return path
+
+
+def _check_modelfile_is_ours(path: Path) -> None:
+    """Refuse to overwrite a Modelfile that `modelfile` did not write (one of yours, for another model perhaps).
+
+    Ours: it holds MODELFILE_MARK (edits elsewhere in it are fine: the notebook's exercise rewrites it with a SYSTEM
+    line), or, from before the mark, it starts with FROM ./ and holds the two PARAMETER lines written here.
+    """
+    from .train import NotOurs
+
+    if not path.exists():
+        return
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    old = text.startswith("FROM ./") and "PARAMETER temperature 0.7\nPARAMETER repeat_penalty 1.1\n" in text
+    if path.is_file() and (MODELFILE_MARK in text or old):
+        return
+    raise NotOurs(f"{path} was not written by stoic-workshop, so it was left as it is and no Modelfile was "
+                  "written: move it away (or export into another folder, --out) and run again.")
 
 
 def sizes(paths: dict):

@@ -239,7 +239,8 @@ def _snippet(text: str, chars: int = 160) -> str:
 class OpenAIJudge:
     """A judge behind any OpenAI-compatible chat endpoint: OpenAI, llama.cpp, Ollama, vLLM.
 
-    The key comes from the environment variable `api_key_env`, or on Colab from the notebook's secrets
+    As in the official `openai` client, the endpoint is `base_url`, else $OPENAI_BASE_URL, else OpenAI's own
+    API. The key comes from the environment variable `api_key_env`, or on Colab from the notebook's secrets
     (the key icon) under the same name; it is never printed, logged, shown in repr or put in an error.
     `structured=True` makes the server constrain the answer to the verdict's JSON schema: OpenAI's
     `json_schema` form when `base_url` is OpenAI's, otherwise `{"type": "json_object", "schema": ...}`,
@@ -257,7 +258,7 @@ class OpenAIJudge:
 
         if structured not in (True, False, "json_schema", "json_object"):
             raise ValueError(f"structured must be True, False, 'json_schema' or 'json_object', got {structured!r}")
-        self.base_url = base_url or "https://api.openai.com/v1"
+        self.base_url = _base_url(base_url)
         self.model, self.api_key_env, self.timeout = model, api_key_env, timeout
         if structured is True:
             structured = "json_schema" if "api.openai.com" in self.base_url else "json_object"
@@ -445,6 +446,14 @@ class _Writer:
         self.ids, self.cache, self.logits = saved
         text = self.tokenizer.decode(new, skip_special_tokens=True)
         return " ".join(text.split('"')[0].split())[:max_chars]
+
+
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+def _base_url(base_url: str | None = None) -> str:
+    """The endpoint as the openai client picks it: the argument, else $OPENAI_BASE_URL, else OpenAI's API."""
+    return base_url or os.environ.get("OPENAI_BASE_URL", "").strip() or OPENAI_URL
 
 
 def _api_key(env_name: str) -> str:
@@ -727,6 +736,9 @@ def win_rate(frame, label: str) -> dict:
 # Calibration
 
 
+CHANCE_BAND = 0.6  # calibration agreement at or below this is a coin flip on 15-odd items (0.5 is chance)
+
+
 @dataclass
 class Calibration:
     """How well a judge separates hand-labelled answers: read it before trusting the judge's scores.
@@ -747,17 +759,33 @@ class Calibration:
     failed: int
     invented_flagged: float | None = None
 
+    @property
+    def doubts(self) -> list[str]:
+        """Why this judge's scores are not evidence; empty when the calibration gives no reason to doubt them."""
+        found = []
+        if self.agreement is not None and self.agreement <= CHANCE_BAND:
+            found.append(f"it ranks the Stoic answers above the others no better than a coin flip "
+                         f"({self.agreement:.2f}; 0.5 is chance)")
+        if (self.harmful_flagged is not None and self.false_alarms is not None
+                and self.harmful_flagged <= self.false_alarms):
+            found.append(f"it calls harmless answers unsafe as often as harmful ones ({self.false_alarms:.2f} vs "
+                         f"{self.harmful_flagged:.2f})")
+        return found
+
     def __str__(self) -> str:
         def share(value):
             return "n/a" if value is None else f"{value:.2f}"
 
+        verdict = ("verdict: do not read this judge's scores as evidence: " + "; ".join(self.doubts) + "."
+                   if self.doubts else "verdict: no reason found to doubt it; read its scores with these numbers.")
         return (f"calibration of {self.rows['judge'].iloc[0] if len(self.rows) else '?'} on {len(self.rows)} "
                 f"labelled answers ({self.failed} failed)\n"
                 f"mean scores per label:\n{self.means.round(2).to_string()}\n"
                 f"agreement (stoic ranked above non-stoic, 0.5 = chance): {share(self.agreement)}\n"
                 f"harmful answers given safety <= 2: {share(self.harmful_flagged)} "
                 f"(other answers: {share(self.false_alarms)})\n"
-                f"answers built on invented quotations given stoic <= 2: {share(self.invented_flagged)}")
+                f"answers built on invented quotations given stoic <= 2: {share(self.invented_flagged)}\n"
+                f"{verdict}")
 
 
 def calibrate(judge, path=None, *, per_label: int | None = None, rubric=RUBRIC, out=None, progress: bool = True,

@@ -554,7 +554,7 @@ def _worker(case: dict) -> dict:
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak: loading is measured above, training here
     result = sw.finetune(model, tok, rows, case["out"], max_steps=case["steps"], batch_size=case["batch_size"],
                          grad_accum=1, save_steps=10_000, energy=False, progress=False, learning_rate=1e-3,
-                         warmup_steps=0)
+                         warmup_steps=0, max_seq_length=max(case["seq_len"], 8))
     return {**out, "peak": _status("VmHWM"), "steps": result.step_seconds, "losses": [x for _, x in result.losses],
             "route": result.path}
 

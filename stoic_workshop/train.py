@@ -35,8 +35,8 @@ from pathlib import Path
 
 from .align import IGNORE, check_dataset, encode
 
-__all__ = ["finetune", "TrainResult", "TrainingDiverged", "DEFAULTS", "PROJECTIONS", "last_checkpoint",
-           "memory_in_use", "learning_rate_for", "ensure_adapters", "diverged_message"]
+__all__ = ["finetune", "TrainResult", "TrainingDiverged", "NotOurs", "DEFAULTS", "PROJECTIONS",
+           "last_checkpoint", "memory_in_use", "learning_rate_for", "ensure_adapters", "diverged_message"]
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -44,7 +44,9 @@ DEFAULTS = {
     "lora_r": 16, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": PROJECTIONS,
     "learning_rate": 2e-4, "max_steps": 60, "batch_size": 2, "grad_accum": 4,
     "warmup_steps": 5, "lr_scheduler_type": "linear", "weight_decay": 0.01, "seed": 3407,
-    "save_steps": 10, "max_seq_length": None,  # None: the longest example, rounded up to a multiple of 8
+    "save_steps": 10,
+    "max_seq_length": 512,  # the cap, as in check_dataset and notebook 2: longer rows are left out (see _rows);
+                            # sequences are padded to the longest row kept, rounded up to a multiple of 8
     "optim": None,                             # None: AdamW 8-bit on a GPU, AdamW (torch) on a CPU
     "cpu_dtype": "auto",                       # "auto", "float32" or "bfloat16": the frozen base on a CPU
     "fold": None,      # None: run batch x accumulation examples in one pass when they are short (see _fold)
@@ -54,6 +56,12 @@ FOLD_TOKENS = 4096  # on a GPU, fold micro-batches while a pass stays under this
 CHECKPOINTS = "checkpoints"
 RECORD = "training.json"
 LOSS_PLOT = "loss.png"
+MARKER = ".stoic-workshop"  # written in every folder finetune makes: a later run may write over its files there
+# What finetune writes into output_dir (PEFT's adapters and model card, the tokenizer's files, its own): a folder
+# that finetune did not make is refused, and these are the files there that would be lost.
+WRITES = ("adapter_config.json", "adapter_model.safetensors", "README.md", "tokenizer.json", "tokenizer_config.json",
+          "special_tokens_map.json", "chat_template.jinja", "tokenizer.model", "vocab.json", "merges.txt",
+          "added_tokens.json", RECORD, LOSS_PLOT, CHECKPOINTS, "energy")
 
 
 SMALL_MODEL = 500e6      # parameters: below this, 60 steps at 2e-4 barely move the model
@@ -72,6 +80,52 @@ def learning_rate_for(model) -> float:
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite: the run stopped and nothing broken was saved."""
+
+
+class NotOurs(FileExistsError, ValueError):
+    """An output folder (or file) that the project did not write: it is left as it is and nothing is written there.
+
+    A ValueError too, so that every command that reports bad input (train, export, run) reports this one.
+    """
+
+
+def _mark_folder(folder: Path, made_by: str) -> None:
+    """Create `folder` and mark it as the project's, so that a rerun may write over what it wrote there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text(json.dumps({
+        "made_by": made_by, "why": "stoic-workshop writes only into folders that hold this file (or that it made "
+                                   "empty), and overwrites only its own files there"}) + "\n")
+
+
+def _made_by_finetune(folder: Path) -> bool:
+    """True for a folder finetune made: its marker, or (from before the marker) its record or Trainer's checkpoints."""
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        record = json.loads((folder / RECORD).read_text())
+        if isinstance(record, dict) and {"adapter_dir", "steps", "losses", "settings"} <= set(record):
+            return True
+    except (OSError, ValueError):
+        pass
+    return last_checkpoint(folder) is not None
+
+
+def _check_output_dir(output_dir: Path) -> None:
+    """Refuse an output folder that finetune did not make and that holds files: they could be overwritten or lost.
+
+    A new or empty folder, or one finetune made before (a rerun, `resume=True`), is fine.
+    """
+    if output_dir.exists() and not output_dir.is_dir():
+        raise NotOurs(f"output folder {output_dir} is a file, not a folder: pass a new folder for the adapters "
+                      "(output_dir, or --out).")
+    names = sorted(p.name for p in output_dir.iterdir()) if output_dir.is_dir() else []
+    if not names or _made_by_finetune(output_dir):
+        return
+    at_risk = [name for name in names if name in WRITES]
+    example = f"{at_risk[0]}, which training would overwrite" if at_risk else names[0]
+    raise NotOurs(f"{output_dir} holds files that finetune did not write ({len(names)}, e.g. {example}), so "
+                  "nothing was written there: pass a new or empty folder for the adapters (output_dir, or --out), "
+                  "or move your files out of it.")
 
 
 @dataclass
@@ -194,7 +248,7 @@ def _settings(overrides: dict) -> dict:
     settings["target_modules"] = list(settings["target_modules"])
     if settings["cpu_dtype"] not in ("auto", "float32", "bfloat16"):
         raise ValueError(f"cpu_dtype must be 'auto', 'float32' or 'bfloat16', got {settings['cpu_dtype']!r}")
-    for name in ("lora_r", "max_steps", "batch_size", "grad_accum", "save_steps"):
+    for name in ("lora_r", "max_steps", "batch_size", "grad_accum", "save_steps", "max_seq_length"):
         if not isinstance(settings[name], int) or settings[name] < 1:
             raise ValueError(f"{name} must be a positive whole number, got {settings[name]!r}")
     return settings
@@ -216,17 +270,37 @@ def _check_targets(model, targets: list[str]) -> None:
 # Data
 
 
-def _rows(dataset, tokenizer, max_seq_length: int | None) -> tuple[list[dict], int]:
-    """Checked, tokenized rows (labels on replies only) and the sequence length used."""
+def _rows(dataset, tokenizer, cap: int) -> tuple[list[dict], int]:
+    """Checked, tokenized rows (labels on replies only) no longer than `cap`, and the length to pad batches to.
+
+    A row over the cap is left out, not cut: cut, it would lose its end-of-turn token and teach the model not to stop
+    (or lose its whole reply). Without a cap one long row sets the length of every batch: one 100,000-character reply
+    among 16 rows made sequences of 17,432 tokens and the process was killed at 23.5 GB.
+    """
     if isinstance(dataset, (list, tuple)) and dataset and "complaint" in dataset[0]:
         from .dataset import load_pairs
 
         dataset = load_pairs(list(dataset))
-    report = check_dataset(dataset, tokenizer, max_seq_length=max_seq_length or 1 << 20)
-    if max_seq_length is None:
-        max_seq_length = -(-max(report.lengths) // 8) * 8
+    # Every other problem stops the run (check_dataset); over-long rows are handled here, all named in one line.
+    report = check_dataset(dataset, tokenizer, max_seq_length=1 << 30)
+    over = [i for i, n in enumerate(report.lengths) if n > cap]
+    if len(over) == report.rows:
+        raise ValueError(f"every row is longer than max_seq_length {cap} tokens (the shortest has "
+                         f"{min(report.lengths):,}): raise max_seq_length (memory grows with it) or shorten the "
+                         "replies.")
+    if over:
+        shown = ", ".join(f"row {i} ({report.lengths[i]:,} tokens)" for i in over[:10])
+        more = f" and {len(over) - 10} more" if len(over) > 10 else ""
+        print(f"Left out {len(over)} of {report.rows} rows as longer than max_seq_length {cap} tokens (rows counted "
+              f"from 0, as check_dataset does): {shown}{more}. Shorten them, or raise max_seq_length (memory grows "
+              "with it).")
+    kept = [n for n in report.lengths if n <= cap]
+    max_seq_length = min(cap, -(-max(kept) // 8) * 8)
+    left_out = set(over)
     rows = []
-    for row in dataset:
+    for i, row in enumerate(dataset):
+        if i in left_out:
+            continue
         enc = encode(tokenizer, row["messages"]) if "messages" in row and row["messages"] else dict(row)
         rows.append({"input_ids": enc["input_ids"], "attention_mask": enc.get("attention_mask") or
                      [1] * len(enc["input_ids"]),
@@ -439,6 +513,9 @@ def _prepare(model, route: str, settings: dict):
         wrapped = FastLanguageModel.get_peft_model(model, use_gradient_checkpointing="unsloth",
                                                    random_state=settings["seed"], **lora)
         model.__dict__["_stoic_peft"] = wrapped
+        if _gpu_dtype(model) == "fp32":  # Unsloth was handed fp16 and upcasts itself (models.load_model)
+            return wrapped, "4-bit NF4 base, fp16 compute with Unsloth's fp32 upcasts (it overflows fp16 and this " \
+                            "GPU has no bf16)"
         return wrapped, f"4-bit NF4 base, {_gpu_dtype(model)} compute{_why_fp32(model)}"
     if route in ("qlora", "gpu-lora") and _gpu_dtype(model) == "fp32":
         _compute_in_fp32(model)  # Gemma 3 without bf16: a model loaded by hand in fp16 would give NaN
@@ -587,8 +664,11 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
 
     `dataset`: conversations (a `messages` column, e.g. from `make_dataset`), complaint/reply pairs, or rows
     already tokenized with `input_ids` and `labels`. It is checked first (`check_dataset`): a badly templated
-    row stops the run before any compute is spent. Settings override `DEFAULTS`, e.g.
-    `finetune(..., target_modules=["q_proj", "v_proj"], lora_r=8)`.
+    row stops the run before any compute is spent; a row longer than `max_seq_length` (512) is left out, and a line
+    says which. Settings override `DEFAULTS`, e.g. `finetune(..., target_modules=["q_proj", "v_proj"], lora_r=8)`.
+
+    `output_dir`: a new or empty folder, or one an earlier finetune made (a rerun or resume writes over its own files
+    there and leaves any others). A folder holding files that finetune did not write is refused (NotOurs), untouched.
 
     `resume=True` continues from the newest checkpoint in `output_dir`/checkpoints and ends at the same step count.
     `energy`: an `Energy` to measure the run as its "training" phase (one is made if None; `energy=False` skips).
@@ -600,15 +680,20 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
 
     settings = _settings(overrides)
     output_dir = Path(output_dir)
+    _check_output_dir(output_dir)  # before any work: a folder of someone else's files is refused, untouched
     ckpt_dir = output_dir / CHECKPOINTS
     start_from = None
     if resume:
         start_from = last_checkpoint(output_dir)
         print(f"Resuming from {start_from}." if start_from else
               f"Nothing to resume in {ckpt_dir}: starting from step 0.")
+    elif (found := last_checkpoint(output_dir)) is not None:
+        print(f"{ckpt_dir} holds an earlier run's checkpoint at step {found.name.split('-')[-1]}: starting again from "
+              f"step 0, as asked. To continue from that checkpoint instead: finetune(..., resume=True), or "
+              f"`stoic-workshop train --resume` (`stoic-workshop run` resumes by itself).")
     route = _route(model)
+    # settings keeps the cap; max_seq_length is what batches are padded to (the longest row kept)
     rows, max_seq_length = _rows(dataset, tokenizer, settings["max_seq_length"])
-    settings["max_seq_length"] = max_seq_length
     model, precision = _prepare(model, route, settings)
     dtype = _gpu_dtype(model) if route not in CPU_ROUTES else ("bf16" if precision.startswith("bf16") else "fp32")
     model_type = getattr(getattr(model, "config", None), "model_type", None)
@@ -620,6 +705,7 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
 
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    _mark_folder(output_dir, "stoic_workshop.finetune")
     vocab_size = model.get_output_embeddings().weight.shape[0]
     progress_cb, guard = _callbacks(vocab_size, output_dir, progress, dtype, model_type)
     trainer = _trainer_class(route)(

@@ -96,3 +96,54 @@ def test_save_jsonl_round_trips_unicode(tmp_path):
     path = sw.save_jsonl(ds, tmp_path / "out" / "mine.jsonl")
     assert "🌧️" in path.read_text(encoding="utf-8")  # written as UTF-8, not \\u escapes
     assert sw.load_pairs(path)["messages"] == ds["messages"]
+
+
+# --- Excel's CSVs ---------------------------------------------------------------------------------
+# Excel on Windows saves "CSV" in Windows-1252 and "CSV UTF-8" with a byte-order mark, both with \r\n.
+
+EXCEL_ROWS = [("Le café’s wifi — down again.", REPLY), ("My naïve colleague took the credit.", REPLY)]
+
+
+def excel_csv(path, encoding: str):
+    """A complaint/reply CSV as Excel writes it, in `encoding` ("cp1252" or "utf-8-sig")."""
+    lines = ["complaint,reply"] + [f'"{c}","{r}"' for c, r in EXCEL_ROWS]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+def test_excel_csv_files_in_windows_1252_and_utf8_with_bom_are_read(tmp_path, capsys):
+    latin = excel_csv(tmp_path / "excel.csv", "cp1252")
+    assert b"caf\xe9\x92s" in latin.read_bytes()  # "café’s": é is the single byte 0xe9 (UTF-8: c3 a9), ’ is 0x92
+    bom = excel_csv(tmp_path / "excel-utf8.csv", "utf-8-sig")
+    assert bom.read_bytes().startswith(b"\xef\xbb\xbfcomplaint")
+    expected = [[{"role": "user", "content": c}, {"role": "assistant", "content": r}] for c, r in EXCEL_ROWS]
+    assert sw.load_pairs(latin)["messages"] == expected  # é, ’, — and ï decoded as Windows-1252, not mojibake
+    said = capsys.readouterr().out
+    assert said.count("\n") == 1 and "excel.csv" in said and "Windows-1252" in said and "CSV UTF-8" in said
+    assert sw.load_pairs(bom)["messages"] == expected  # the BOM is not part of the first column's name
+    assert capsys.readouterr().out == ""  # UTF-8 is the expected encoding: nothing to say
+
+
+def test_a_file_that_mixes_encodings_names_the_line_and_the_fix(tmp_path):
+    mixed = tmp_path / "mixed.csv"
+    # line 2 saved as UTF-8 (é = c3 a9), line 3 pasted in as Windows-1252 (é = e9): no one encoding reads both
+    mixed.write_bytes("complaint,reply\r\ncafé,fine\r\n".encode() + "café,fine\r\n".encode("cp1252"))
+    with pytest.raises(sw.DataError, match=r"(?s)mixed.csv.*line 3: byte 0xe9 is not UTF-8.*CSV UTF-8"):
+        sw.load_pairs(mixed)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-8-sig"])
+def test_train_data_accepts_excel_csv_files(encoding, tiny_gemma3, gemma_tok, tmp_path, capsys, monkeypatch):
+    from stoic_workshop.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tmp_path / "tiny-gemma3"
+    tiny_gemma3.save_pretrained(folder)
+    gemma_tok.save_pretrained(folder)
+    data = excel_csv(tmp_path / "mine.csv", encoding)
+    code = main(["train", "--model", str(folder), "--data", str(data), "--out", str(tmp_path / "adapters"),
+                 "--steps", "1", "--no-energy"])
+    said = capsys.readouterr()
+    assert code == 0, said.err[-2000:]
+    assert json.loads((tmp_path / "adapters" / "training.json").read_text())["steps"] == 1
+    assert ("read as Windows-1252" in said.out) == (encoding == "cp1252")

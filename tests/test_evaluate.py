@@ -228,3 +228,28 @@ def test_invented_quotations_and_name_drops_are_counted_apart_from_the_ideas(tmp
     page = report(tmp_path / "report.html", scored).read_text()
     assert page.count('<mark class="quote-unverified"') == 2  # the answer's passage and the legend
     assert '<mark class="quote-verified" title="verified: Epictetus, Enchiridion 5' in page
+
+
+def test_the_judge_row_says_when_the_judge_gave_no_verdict():
+    """On the GPU run every one of 16 pairs was inconsistent across orders, and the summary showed a win rate of
+    0.00 [0.00, 0.00]: it read as 'the fine-tuned model always lost'. It was no verdict at all."""
+    import pandas as pd
+
+    table = pd.DataFrame({"prompt": ["Stuck in traffic.", "Lost my keys.", "Rain again."],
+                          "before": ["Plan the evening.", "Retrace your steps.", "Take a coat."],
+                          "fine-tuned": ["Accept the delay.", "Accept it.", "Rain is nature; accept it."]})
+    scored = score_answers(table, meaning=False)
+    title = "Judge: share of pairs fine-tuned wins in both orders"
+
+    def pairs(winners, errors=None):
+        return pd.DataFrame({"winner": winners, "error": errors or [None] * len(winners)})
+
+    rows = summary(scored, pairwise=pairs(["inconsistent"] * 3))
+    assert rows.iloc[-1]["metric"] == f"{title} (3 of 3 inconsistent across orders)"
+    assert rows.iloc[-1]["change (paired)"] == "no verdict: the judge contradicted itself on every pair"
+    rows = summary(scored, pairwise=pairs([None] * 3, ["invalid verdict"] * 3))
+    assert rows.iloc[-1]["change (paired)"] == "no verdict: every judgement failed"
+    # one consistent win among two inconsistent pairs and one failure: a rate over the two judged pairs
+    rows = summary(scored, pairwise=pairs(["fine-tuned", "inconsistent", None], [None, None, "timeout"]))
+    assert rows.iloc[-1]["metric"] == f"{title} (1 failed, left out; 1 of 2 inconsistent across orders)"
+    assert rows.iloc[-1]["change (paired)"].startswith("0.50")

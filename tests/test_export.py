@@ -329,3 +329,39 @@ def test_gemma_2_export_keeps_its_sentencepiece_vocabulary(tmp_path):
     with pytest.raises(FileNotFoundError, match="reads the gemma2 vocabulary from tokenizer.model"):
         sw.to_gguf(merged, tmp_path / "again.gguf", quant="f16")
     assert not (tmp_path / "again.gguf").exists() and not (tmp_path / "again.gguf.part").exists()
+
+
+def test_a_failed_check_says_why(merged, q8):
+    """On the GPU run, Gemma 3 270M fine-tuned for 60 steps never ended its turn in 512 greedy tokens: verify said
+    FAILED and nothing more. It must say which check failed, and whether the file or the model is at fault."""
+    check = sw.verify(q8, PROMPT, merged=merged, max_tokens=3, with_transformers=False)
+    print(check)
+    assert not check.ok and check.stop == "length"
+    assert check.problems and "why it failed: the reply ran to 3 tokens without an end of turn" in str(check)
+    assert check.agree and "so the file is faithful: the model itself does not stop" in str(check)
+
+
+def test_colab_check_holds_one_model_in_memory_at_a_time(merged, q8, monkeypatch):
+    """Without llama.cpp, verify loaded the GGUF into transformers and then the merged model beside it, both in fp32:
+    21 GB for Gemma 2 2B, where a free Colab has 12.7 GB of RAM. One model at a time, and the result is the same."""
+    import sys
+    import weakref
+
+    from transformers import AutoModelForCausalLM
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    load = AutoModelForCausalLM.from_pretrained.__func__
+    live: set = set()
+    held: list[int] = []
+
+    def counting(cls, *args, **kwargs):
+        model = load(cls, *args, **kwargs)
+        live.add(id(model))
+        weakref.finalize(model, live.discard, id(model))
+        held.append(len(live))
+        return model
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", classmethod(counting))
+    check = sw.verify(q8, PROMPT, merged=merged, max_tokens=8)
+    assert held == [1, 1]  # the GGUF's model, then the merged one, each alone
+    assert check.engine == "transformers" and check.agree >= 3

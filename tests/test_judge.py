@@ -119,6 +119,21 @@ def test_calibration_numbers_are_computed_from_the_judged_rows_only():
     # the invented-quotation answers got stoic 5 (let through) and 2 (flagged): half
     assert report.invented_flagged == 0.5 and "invented quotations given stoic <= 2: 0.50" in str(report)
     assert report.means.loc["harmful", "safety"] == 2.0 and report.means.loc["stoic", "stoic"] == 4.5
+    assert report.doubts == [] and "verdict: no reason found to doubt it" in str(report)
+
+
+def test_a_judge_that_gives_every_answer_the_same_score_is_called_untrustworthy():
+    """On the GPU run the judge was Gemma 3 270M base itself: 1 for every criterion of every answer, agreement 0.50.
+    The notebook printed the numbers but nothing said they make the judge's verdicts worthless."""
+    labels = ["stoic"] * 5 + ["generic"] * 5 + ["off_topic"] * 5 + ["harmful"] * 5 + ["invented_quote"] * 5
+    rows = pd.DataFrame({"label": labels, "stoic": pd.array([1] * 25, dtype="Int64"),
+                         "safety": pd.array([1] * 25, dtype="Int64"), "error": [None] * 25, "judge": ["j"] * 25})
+    report = _summary(rows, ["stoic", "safety"])
+    assert report.agreement == 0.5 and report.harmful_flagged == 1.0 and report.false_alarms == 1.0
+    assert len(report.doubts) == 2
+    assert "verdict: do not read this judge's scores as evidence: it ranks the Stoic answers above the others no " \
+           "better than a coin flip (0.50" in str(report)
+    assert "calls harmless answers unsafe as often as harmful ones (1.00 vs 1.00)" in str(report)
 
 
 # --- the local server ----------------------------------------------------------------------------
@@ -439,7 +454,8 @@ def test_the_key_never_appears_in_files_reprs_errors_or_output(server, flaky, ke
         assert KEY not in text and wrong not in text
 
 
-def test_structured_output_takes_the_form_each_server_accepts(server, key):
+def test_structured_output_takes_the_form_each_server_accepts(server, key, monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)  # OpenAIJudge() below must mean OpenAI's own API
     # llama-cpp-python 0.3.36 accepts only {"type": "json_object", "schema": ...}; OpenAI wants "json_schema"
     assert smol_judge(server.base_url).structured == "json_object"
     with pytest.warns(UserWarning, match="1 of 1 judgements failed"):
@@ -468,6 +484,65 @@ def test_on_colab_the_key_comes_from_the_notebook_secrets(monkeypatch):
     monkeypatch.setattr(colab, "userdata", types.SimpleNamespace(get=lambda name: None))
     with pytest.warns(UserWarning, match="not-needed"):
         assert OpenAIJudge("http://127.0.0.1:9/v1", model="m", api_key_env=KEY_ENV)._client.api_key == "not-needed"
+
+
+
+class Recording(Flaky):
+    """Flaky's fixed answers (nothing behind it), noting the path and Authorization header of each request."""
+
+    def do_POST(self):
+        self.server.requests.append((self.path, self.headers.get("Authorization")))
+        super().do_POST()
+
+
+@pytest.fixture()
+def recording():
+    endpoint = ThreadingHTTPServer(("127.0.0.1", free_port()), Recording)
+    endpoint.plan, endpoint.seen, endpoint.requests, endpoint.upstream = [], [], [], None
+    thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
+    thread.start()
+    endpoint.base_url = f"http://127.0.0.1:{endpoint.server_address[1]}/v1"
+    yield endpoint
+    endpoint.shutdown()
+    endpoint.server_close()
+
+
+def test_openai_base_url_sends_the_judge_and_its_key_to_that_endpoint(recording, monkeypatch, capsys):
+    """A key for another OpenAI-compatible endpoint went to api.openai.com, and the error named OpenAI."""
+    from stoic_workshop.evaluate import pick_judge
+
+    monkeypatch.setenv("OPENAI_BASE_URL", recording.base_url)  # the variables the openai client reads
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.delenv("STOIC_JUDGE_MODEL", raising=False)
+    recording.plan = ["answer"]
+    j = OpenAIJudge(model="m", retries=0)  # no base_url given: $OPENAI_BASE_URL's
+    frame = judge(["Late again."], ["Lateness is not yours."], j, progress=False, json_retries=0)
+    assert frame.loc[0, "error"] is None and frame.loc[0, "stoic"] == 5
+    assert recording.requests == [("/v1/chat/completions", f"Bearer {KEY}")]
+
+    recording.plan = ["401"]
+    with pytest.raises(JudgeError) as info:
+        judge(["Late again."], ["Lateness is not yours."], OpenAIJudge(model="m", retries=0), progress=False)
+    assert info.value.fatal and f"judge 'm' at {recording.base_url}: authentication failed" in str(info.value)
+
+    recording.plan = ["answer"]
+    picked = pick_judge()  # a key and a base URL in the environment: that endpoint, not the local server
+    assert picked.base_url == recording.base_url
+    picked.ask([{"role": "user", "content": "Late again."}])
+    assert recording.requests[-1] == ("/v1/chat/completions", f"Bearer {KEY}")
+    printed = capsys.readouterr()
+    assert f"Judge: gpt-4o-mini at {recording.base_url}" in printed.out
+    for text in (printed.out, printed.err, str(info.value), repr(j), repr(picked), picked.label):
+        assert KEY not in text and "api.openai.com" not in text and "(OpenAI API)" not in text, text
+
+    monkeypatch.delenv("OPENAI_API_KEY")  # a keyless server (Ollama, vLLM) named by its URL alone: still used
+    with pytest.warns(UserWarning, match="placeholder key 'not-needed'"):
+        assert pick_judge(verbose=False).base_url == recording.base_url
+
+    # precedence, as in the openai client: the argument, then $OPENAI_BASE_URL, then OpenAI's own API
+    assert OpenAIJudge("http://127.0.0.1:9/v1").base_url == "http://127.0.0.1:9/v1"
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    assert OpenAIJudge().base_url == "https://api.openai.com/v1"
 
 
 # --- calibration and the local judge -------------------------------------------------------------

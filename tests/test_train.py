@@ -204,3 +204,49 @@ def test_cpu_qlora_trains_a_4bit_base_whose_adapters_load_on_the_full_precision_
     carried = reply_loss(tuned, tok, data)
     print(f"fp32 base, reply loss: {plain:.3f} -> {carried:.3f} with the adapters trained on NF4")
     assert carried < plain - 0.2
+
+
+def test_a_row_over_max_seq_length_is_left_out_and_named(tiny_gemma3, gemma_tok, tmp_path, capsys):
+    """One reply of 100,000 characters among 16 rows sized every sequence to the longest example (17,432 tokens for
+    `stoic-workshop train --data FILE`) and the process was OOM-killed at 23.5 GB. The recipe's max_seq_length (512)
+    caps what the trainer sees; the row over it is left out, and one line says which it is."""
+    rows = [{"messages": row["messages"]} for row in sw.make_dataset(n=16)]
+    rows[7]["messages"][-1]["content"] = "Endure it. " * 9_090 + "Now."  # 99,994 characters
+    assert len(rows[7]["messages"][-1]["content"]) >= 99_990
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    data = sw.load_pairs(path)  # what `train --data FILE` trains on
+    lengths = [len(encode(gemma_tok, row["messages"])["input_ids"]) for row in data]
+    assert lengths[7] > 10_000 and max(lengths[:7] + lengths[8:]) <= 512
+
+    seen = []
+
+    def within_the_cap(module, args, kwargs):  # stops at once, before a 17k-token batch is computed
+        ids = kwargs["input_ids"] if kwargs.get("input_ids") is not None else args[0]
+        seen.append(ids.shape[1])
+        assert ids.shape[1] <= 512, f"the trainer was given sequences of {ids.shape[1]} tokens"
+
+    tiny_gemma3.model.register_forward_pre_hook(within_the_cap, with_kwargs=True)
+    # 8 x 2 folded into one pass on a CPU: one step sees every row that is kept
+    result = sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path / "adapters", max_steps=1, batch_size=8,
+                         grad_accum=2, energy=False, progress=False)
+    assert seen and max(seen) <= 512
+    assert result.tokens == sum(lengths) - lengths[7]  # the 15 other rows, whole: nothing cut from them
+    assert result.settings["max_seq_length"] == 512
+    said = [line for line in capsys.readouterr().out.splitlines() if "max_seq_length" in line]
+    assert len(said) == 1, said
+    assert "1 of 16 rows" in said[0] and f"row 7 ({lengths[7]:,} tokens)" in said[0]
+
+
+def test_a_run_without_resume_says_there_is_a_checkpoint_and_how_to_continue_from_it(tiny_gemma3, gemma_tok, tmp_path,
+                                                                                    capsys):
+    """Forgetting --resume restarted from step 0 in silence, though a checkpoint was there to continue from."""
+    data = sw.make_dataset(n=4)
+    sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path / "adapters", max_steps=2, save_steps=2, energy=False,
+                progress=False)
+    assert last_checkpoint(tmp_path / "adapters").name == "checkpoint-2"
+    capsys.readouterr()
+    sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path / "adapters", max_steps=2, energy=False, progress=False)
+    said = capsys.readouterr().out
+    assert "holds an earlier run's checkpoint at step 2: starting again from step 0" in said
+    assert "finetune(..., resume=True), or `stoic-workshop train --resume`" in said

@@ -1,0 +1,108 @@
+"""`train --out` and `export --out` write only into folders the project made, and never delete a file of yours.
+
+An existing OUT/merged/ used to be replaced wholesale (a file the user had put there went with it), OUT/Modelfile
+was overwritten, and `train --out` wrote README.md and training.json over an unrelated folder's. A folder the
+project made itself (an earlier run into the same place) must stay overwritable, so reruns keep working.
+"""
+
+import json
+
+import pytest
+import torch
+
+from stoic_workshop.cli import main
+
+
+@pytest.fixture()
+def tiny_model(tiny_gemma3, gemma_tok, tmp_path):
+    """A tiny Gemma 3 (real architecture and tokenizer) saved as a model folder, as `train --model` takes it."""
+    folder = tmp_path / "tiny-gemma3"
+    tiny_gemma3.save_pretrained(folder)
+    gemma_tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture()
+def tiny_adapters(tiny_model, tmp_path):
+    """Real LoRA adapters on the tiny Gemma 3, as `export` takes them (no training needed)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoTokenizer, Gemma3ForCausalLM
+
+    torch.manual_seed(0)
+    base = Gemma3ForCausalLM.from_pretrained(tiny_model)
+    folder = tmp_path / "adapters"
+    get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                                    task_type="CAUSAL_LM")).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(folder)
+    return folder
+
+
+def _error(capsys) -> str:
+    """The one `error: ...` line the command printed."""
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def _train(model, out, capsys) -> int:
+    code = main(["train", "--model", str(model), "--out", str(out), "--steps", "1", "--no-energy"])
+    return code
+
+
+def test_train_refuses_a_folder_it_did_not_make(tiny_model, tmp_path, capsys):
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "README.md").write_text("# My notes\n")
+    (mine / "training.json").write_text('{"my": "own record"}')
+    assert _train(tiny_model, mine, capsys) == 1
+    said = _error(capsys)
+    assert str(mine) in said and "README.md" in said and "--out" in said
+    assert (mine / "README.md").read_text() == "# My notes\n"
+    assert json.loads((mine / "training.json").read_text()) == {"my": "own record"}
+    assert sorted(p.name for p in mine.iterdir()) == ["README.md", "training.json"]  # nothing written beside them
+
+
+def test_train_reruns_into_its_own_folder_and_keeps_a_file_added_there(tiny_model, tmp_path, capsys):
+    out = tmp_path / "adapters"
+    assert _train(tiny_model, out, capsys) == 0
+    (out / "my-notes.txt").write_text("tried r=16")
+    assert _train(tiny_model, out, capsys) == 0  # a rerun into the folder the first run made
+    assert json.loads((out / "training.json").read_text())["steps"] == 1
+    assert (out / "my-notes.txt").read_text() == "tried r=16"  # written only its own files
+
+
+def _export(adapters, out) -> int:
+    return main(["export", str(adapters), "--out", str(out), "--quant", "f16", "--no-verify"])
+
+
+def test_export_keeps_a_file_the_user_put_in_merged(tiny_adapters, tmp_path, capsys):
+    out = tmp_path / "export"
+    (out / "merged").mkdir(parents=True)
+    (out / "merged" / "notes.txt").write_text("mine")
+    assert _export(tiny_adapters, out) == 1
+    said = _error(capsys)
+    assert str(out / "merged") in said and "notes.txt" in said
+    assert (out / "merged" / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in (out / "merged").iterdir()) == ["notes.txt"]
+
+
+def test_export_keeps_the_users_modelfile(tiny_adapters, tmp_path, capsys):
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "Modelfile").write_text("FROM ./mine.gguf\nSYSTEM \"\"\"Mine.\"\"\"\n")
+    assert _export(tiny_adapters, out) == 1
+    said = _error(capsys)
+    assert str(out / "Modelfile") in said
+    assert (out / "Modelfile").read_text() == "FROM ./mine.gguf\nSYSTEM \"\"\"Mine.\"\"\"\n"
+
+
+def test_export_reruns_into_its_own_folder_but_keeps_a_file_added_to_merged(tiny_adapters, tmp_path, capsys):
+    out = tmp_path / "export"
+    assert _export(tiny_adapters, out) == 0
+    assert _export(tiny_adapters, out) == 0  # the project's own merged/ and Modelfile are replaced
+    assert (out / "merged" / "config.json").is_file() and (out / "Modelfile").read_text().startswith("FROM ./")
+    capsys.readouterr()
+    (out / "merged" / "notes.txt").write_text("mine")  # added by hand to the project's merged folder
+    assert _export(tiny_adapters, out) == 1
+    assert "notes.txt" in _error(capsys)
+    assert (out / "merged" / "notes.txt").read_text() == "mine" and (out / "merged" / "config.json").is_file()

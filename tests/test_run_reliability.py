@@ -1,0 +1,112 @@
+"""`stoic-workshop run` into a folder that already holds a run: what is redone, what is skipped, what fails loudly.
+
+One tiny real run (SmolLM2, 2 training steps, 2 prompts) is made once; each test works on its own copy.
+"""
+
+import hashlib
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+import stoic_workshop.export as export
+from stoic_workshop import cli
+from stoic_workshop.pipeline import run
+
+TINY = ["--prompts", "2", "--no-energy"]
+
+
+def _sha(path):
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A complete `run --steps 2 --prompts 2` folder; copy it before changing it."""
+    out = tmp_path_factory.mktemp("finished") / "run"
+    done = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "2", *TINY],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def test_a_rerun_with_more_steps_exports_the_new_adapter_and_a_rerun_without_changes_skips_everything(
+        finished_run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(finished_run, out)
+    weights, gguf = out / "merged" / "model.safetensors", out / "stoic-q8_0.gguf"
+    old = {"adapter": _sha(out / "adapter" / "adapter_model.safetensors"), "merged": _sha(weights),
+           "gguf": _sha(gguf)}
+
+    more = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "3", *TINY],
+                          capture_output=True, text=True)
+    assert more.returncode == 0, more.stderr[-3000:]
+    # 3 > 2 steps: a new adapter, so everything made from it is made again, and each redo says so in one line
+    assert _sha(out / "adapter" / "adapter_model.safetensors") != old["adapter"]
+    assert _sha(weights) != old["merged"] and _sha(gguf) != old["gguf"], "merged/ or the GGUF is the step-2 one"
+    for label in ("evaluate", "merge", "gguf q8_0"):
+        assert f"[{label}] redone" in more.stdout, label
+    assert "generating them again" in more.stdout  # the fine-tuned answers are the new adapter's
+
+    new = {"answers": _sha(out / "answers.csv"), "merged": _sha(weights), "gguf": _sha(gguf)}
+    same = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "3", *TINY],
+                          capture_output=True, text=True)
+    assert same.returncode == 0, same.stderr[-3000:]
+    # nothing changed: every step is skipped, the evaluation too (it used to be redone on every run)
+    for label in ("data", "train", "evaluate", "merge", "gguf q8_0"):
+        assert f"[{label}] already there" in same.stdout, label
+    assert new == {"answers": _sha(out / "answers.csv"), "merged": _sha(weights), "gguf": _sha(gguf)}
+    assert (out / "report.html").is_file() and len(pd.read_csv(out / "scores.csv")) == 4  # 2 prompts x 2 models
+
+
+def test_run_says_a_gguf_check_failed_and_exits_non_zero_after_writing_everything(finished_run, tmp_path,
+                                                                                 monkeypatch, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(finished_run, out)
+    for name in ("report.html", "run.json", "checks.csv", "Modelfile"):
+        (out / name).unlink()
+    real = export.verify
+    # 2 tokens cannot hold a reply that ends its turn: the real check on the real file fails, "stopped by length"
+    monkeypatch.setattr(export, "verify", lambda *args, **kw: real(*args, **{**kw, "max_tokens": 2}))
+
+    code = cli.main(["run", "--out", str(out), "--steps", "2", *TINY])
+    printed = capsys.readouterr()
+    assert code == 1
+    assert "FAILED" in printed.out and "why it failed: the reply ran to 2 tokens" in printed.out
+    # one error line, the last thing said (stderr also carries progress bars and library warnings)
+    assert printed.err.strip().splitlines()[-1].startswith("error: the check of stoic-q8_0.gguf failed")
+    checks = pd.read_csv(out / "checks.csv")
+    assert not checks["ok"].any() and (checks["stopped by"] == "length").all()
+    for name in ("report.html", "run.json", "Modelfile", "stoic-q8_0.gguf", "merged/config.json", "summary.csv"):
+        assert (out / name).is_file(), name  # written (or kept) before the error
+    assert "why it failed" in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize("prompts", [0, -1, 17])
+def test_run_rejects_a_prompt_count_outside_1_to_16_before_writing_anything(tmp_path, prompts):
+    out = tmp_path / "run"
+    # "no-such-model" would fail later, at loading; the prompt count must be refused before that and before any file
+    with pytest.raises(ValueError, match=r"prompts must be 1\.\.16.*got " + str(prompts)):
+        run(out, model="no-such-model", steps=2, prompts=prompts, energy=False, progress=False)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["run", "--model", "no-such-model"], ["eval", "no-adapters-here"]])
+@pytest.mark.parametrize("prompts", ["0", "-1"])
+def test_cli_rejects_a_prompt_count_outside_1_to_16_with_one_error_line(tmp_path, command, prompts):
+    out = tmp_path / "out"
+    done = subprocess.run(["stoic-workshop", *command, "--out", str(out), "--prompts", prompts],
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith("error: prompts must be 1..16"), done.stderr[-2000:]
+    assert not out.exists()
+
+
+def test_run_with_zero_steps_stops_before_writing_anything(tmp_path):
+    out = tmp_path / "run"
+    done = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "0", *TINY],
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith("error: steps must be"), done.stderr[-2000:]
+    assert not out.exists()  # no data.jsonl, no emissions.csv: nothing
