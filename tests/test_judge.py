@@ -7,6 +7,7 @@ the timing matters, answers a fixed verdict).
 The 135M judge's opinions are weak (see calibrate), so tests check the mechanics, not its taste.
 """
 
+import contextlib
 import json
 import sys
 import threading
@@ -372,16 +373,24 @@ class Flaky(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def endpoint(handler, upstream):
+    """`handler` serving on 127.0.0.1 (its `plan`, `seen` and `requests` lists empty), stopped afterwards."""
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    server.plan, server.seen, server.requests, server.upstream = [], [], [], upstream
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture()
 def flaky(server):
-    proxy = ThreadingHTTPServer(("127.0.0.1", free_port()), Flaky)
-    proxy.plan, proxy.seen, proxy.upstream = [], [], server.base_url
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    proxy.base_url = f"http://127.0.0.1:{proxy.server_address[1]}/v1"
-    yield proxy
-    proxy.shutdown()
-    proxy.server_close()
+    with endpoint(Flaky, server.base_url) as proxy:
+        yield proxy
 
 
 def test_rate_limits_and_server_errors_are_retried_with_growing_waits(flaky, key):
@@ -497,14 +506,8 @@ class Recording(Flaky):
 
 @pytest.fixture()
 def recording():
-    endpoint = ThreadingHTTPServer(("127.0.0.1", free_port()), Recording)
-    endpoint.plan, endpoint.seen, endpoint.requests, endpoint.upstream = [], [], [], None
-    thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
-    thread.start()
-    endpoint.base_url = f"http://127.0.0.1:{endpoint.server_address[1]}/v1"
-    yield endpoint
-    endpoint.shutdown()
-    endpoint.server_close()
+    with endpoint(Recording, None) as server:
+        yield server
 
 
 def test_openai_base_url_sends_the_judge_and_its_key_to_that_endpoint(recording, monkeypatch, capsys):
