@@ -11,14 +11,18 @@ Ctrl-C, a Colab disconnect) instead of starting over. Training resumes from its 
 
     data.jsonl  adapter/  loss.png  answers.csv  scores.csv  summary.csv  scores.png  forgetting.csv
     emissions.csv  merged/  stoic-q8_0.gguf  Modelfile  checks.csv  report.html  run.json  made_from.json
+
+While a run works, `run.lock` names its process: a second run into the same folder says who holds it and stops.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import socket
 import time
 from pathlib import Path
 
@@ -146,6 +150,71 @@ def run(out: str | os.PathLike = "stoic-run", *, model: str | None = None, steps
     Returns the summary of steps as a DataFrame (also printed, and kept in `run.json`). Raises RuntimeError at
     the end, once everything is written, when an exported file failed its check (`checks.csv` says why).
     """
+    questions = pick_questions(prompts)
+    _check_arguments(model, steps, quants)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with _lock(out):  # one run per folder: a second one says who holds it and stops, before any work
+        return _run(out, questions, model=model, steps=steps, quants=quants, name=name, energy=energy,
+                    progress=progress)
+
+
+LOCK = "run.lock"
+
+
+@contextlib.contextmanager
+def _lock(out: Path):
+    """Hold `out` for this run: `out`/run.lock names this process until the run ends (or fails).
+
+    Two runs into one folder duplicated all the work and one crashed in merge. A lock left by a run that was
+    killed (its process is gone) is taken over, and said so.
+    """
+    path = out / LOCK
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    while True:
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            holder = _holder(path)
+            if holder.get("host") != me["host"] or _alive(holder.get("pid")):
+                raise RuntimeError(
+                    f"{out} is in use by another run (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
+                    f"started {holder.get('started', '?')}): wait for it to finish, or pass another --out. If no "
+                    f"run is going on, delete {path}.") from None
+            print(f"{path}: left by a run that no longer runs (pid {holder.get('pid')}): taking it over.")
+            path.unlink(missing_ok=True)
+    with os.fdopen(handle, "w") as f:
+        json.dump(me, f)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _holder(path: Path) -> dict:
+    """Who holds a lock; a lock being written this instant reads as held by this host's process 0 (alive)."""
+    try:
+        found = json.loads(path.read_text())
+        return found if isinstance(found, dict) else {}
+    except (OSError, ValueError):
+        return {"host": socket.gethostname(), "pid": 0, "started": "just now"}
+
+
+def _alive(pid) -> bool:
+    """Whether a process of this machine runs under `pid` (0: unknown, taken as alive)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _run(out: Path, questions: list[str], *, model, steps, quants, name, energy, progress):
     import importlib.util
 
     import pandas as pd
@@ -157,10 +226,6 @@ def run(out: str | os.PathLike = "stoic-run", *, model: str | None = None, steps
     from .models import load_adapters, load_model, pick_models
     from .train import finetune, learning_rate_for
 
-    questions = pick_questions(prompts)
-    _check_arguments(model, steps, quants)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     model_name = model or pick_models()[1]
     meter = Energy(output_dir=str(out), enabled=energy)
     steps_done: list[dict] = []

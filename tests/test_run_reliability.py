@@ -110,3 +110,34 @@ def test_run_with_zero_steps_stops_before_writing_anything(tmp_path):
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith("error: steps must be"), done.stderr[-2000:]
     assert not out.exists()  # no data.jsonl, no emissions.csv: nothing
+
+
+def test_a_second_run_into_a_folder_in_use_says_who_holds_it_and_a_killed_runs_lock_is_taken_over(tmp_path, capsys):
+    """Two runs into one folder duplicated all the work, and one crashed in merge."""
+    import json
+    import signal
+    import time
+
+    from stoic_workshop.pipeline import LOCK, _lock
+
+    out = tmp_path / "run"
+    first = subprocess.Popen(["stoic-workshop", "run", "--out", str(out), "--steps", "2", *TINY],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / LOCK).is_file() and first.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        assert json.loads((out / LOCK).read_text())["pid"] == first.pid
+        second = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "2", *TINY],
+                                capture_output=True, text=True, timeout=300)
+        assert second.returncode == 1
+        assert second.stderr.strip().splitlines()[-1].startswith(
+            f"error: {out} is in use by another run (pid {first.pid} on ")
+    finally:
+        first.send_signal(signal.SIGKILL)  # as when Colab drops the runtime: its lock stays behind
+        first.wait()
+    assert json.loads((out / LOCK).read_text())["pid"] == first.pid
+    with _lock(out):
+        assert json.loads((out / LOCK).read_text())["pid"] != first.pid
+    assert f"left by a run that no longer runs (pid {first.pid}): taking it over" in capsys.readouterr().out
+    assert not (out / LOCK).exists()
