@@ -223,12 +223,11 @@ def _export(args) -> int:
 
 
 def _eval(args) -> int:
-    import json
     from pathlib import Path
 
     from .energy import Energy
     from .evaluate import report
-    from .models import load_adapters, load_model
+    from .models import adapter_base, load_adapters, load_model
     from .pipeline import evaluate, pick_questions
 
     adapters, out = Path(args.adapters), Path(args.out)
@@ -236,7 +235,7 @@ def _eval(args) -> int:
         questions = pick_questions(args.prompts)  # a bad --prompts stops here, before any loading or writing
         if not (adapters / "adapter_config.json").is_file():
             raise FileNotFoundError(f"No adapters in {adapters} (adapter_config.json missing): train first.")
-        base = json.loads((adapters / "adapter_config.json").read_text())["base_model_name_or_path"]
+        base = adapter_base(adapters)
         model, tokenizer = load_model(base)
         tuned = load_adapters(model, adapters)
         out.mkdir(parents=True, exist_ok=True)
@@ -291,9 +290,16 @@ def _chat(args) -> int:
         from .chat import end_of_turn, render
 
         if (path / "adapter_config.json").is_file():
-            from peft import AutoPeftModelForCausalLM
+            from peft import PeftModel
 
-            model = AutoPeftModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+            from .models import adapter_base, base_source
+
+            try:  # the base by a name this machine resolves: adapters may come from another learner's machine
+                base = AutoModelForCausalLM.from_pretrained(base_source(adapter_base(path)), dtype=torch.float32)
+            except (FileNotFoundError, ValueError) as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+            model = PeftModel.from_pretrained(base, str(path))
         else:
             model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(path)

@@ -44,16 +44,18 @@ MODELFILE_MARK = "# Written by stoic-workshop (sw.modelfile or `stoic-workshop e
 
 
 def _base_of(adapters: Path) -> str:
-    config = json.loads((adapters / "adapter_config.json").read_text())
-    base = config.get("base_model_name_or_path") or ""
+    """What transformers loads to merge the adapters into (models.adapter_base: a name any machine resolves)."""
+    from .models import PRESETS, adapter_base, base_source
+
+    base = adapter_base(adapters)
+    if not base:
+        return base
     # A 4-bit training copy ("...-bnb-4bit") is merged into its 16-bit original: merging into 4-bit weights
     # would round the learned update away.
-    from .models import PRESETS
-
     for preset in PRESETS.values():
         if preset.repo_4bit and base == preset.repo_4bit:
             return preset.repo
-    return base.removesuffix("-bnb-4bit")
+    return base_source(base.removesuffix("-bnb-4bit"))
 
 
 def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | None = None,

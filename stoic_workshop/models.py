@@ -500,6 +500,48 @@ def _resolve(name_or_path: str) -> tuple[Preset | None, str]:
     return _preset(name_or_path), name_or_path
 
 
+def portable_base(base: str) -> str:
+    """A base model name that loads on any machine: this package's cache folder of an offline preset
+    (".../stoic_workshop/models/smollm2-135m-instruct", the same name on every machine under a different home)
+    becomes the preset's name; a Hub id or any other name stays as it is."""
+    path = Path(base)
+    preset = PRESETS.get(path.name)
+    if preset is not None and preset.offline and path.parent.name == "models":
+        return preset.name
+    return base
+
+
+def adapter_base(folder: str | os.PathLike) -> str:
+    """The base model the adapters in `folder` were trained on, as a name this machine can load (`base_source`).
+
+    Adapters record it in adapter_config.json. Older ones (and PEFT's own) record the training machine's cache
+    folder: that is read as the preset it holds. A folder that is on no machine but the trainer's is named, with
+    what to do, instead of failing later as a Hub download.
+    """
+    import json
+
+    config = Path(folder) / "adapter_config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"No adapters in {folder} (adapter_config.json missing): train first (notebook 2, "
+                                "or `stoic-workshop train`).")
+    recorded = json.loads(config.read_text()).get("base_model_name_or_path") or ""
+    base = portable_base(recorded)
+    if base == recorded and Path(base).is_absolute() and not Path(base).exists():
+        raise FileNotFoundError(f"The adapters in {folder} were trained on {base}, a folder that is not on this "
+                                "machine: copy that model folder here, or set base_model_name_or_path in "
+                                f"{config} to its preset name or Hub id.")
+    return base
+
+
+def base_source(name: str) -> str:
+    """What transformers loads for a base model name: an offline preset's converted folder (converted here on first
+    use), a Hub preset's repository, or the name (a folder or Hub id) itself."""
+    preset, source = _resolve(name)
+    if preset is None:
+        return source
+    return str(model_folder(preset)) if preset.offline else preset.repo
+
+
 def _model_type(source: str) -> str | None:
     """The model_type in `source`'s config (a local folder or the Hub), else guessed from its name."""
     try:

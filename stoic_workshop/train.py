@@ -128,6 +128,19 @@ def _check_output_dir(output_dir: Path) -> None:
                   "or move your files out of it.")
 
 
+def _portable_adapter_config(output_dir: Path) -> None:
+    """Record the base as a name any machine resolves (a preset, a Hub id), not this machine's cache folder:
+    adapters given to another learner failed there with a misleading Hub error (models.portable_base)."""
+    from .models import portable_base
+
+    path = output_dir / "adapter_config.json"
+    config = json.loads(path.read_text())
+    recorded = config.get("base_model_name_or_path") or ""
+    if portable_base(recorded) != recorded:
+        config["base_model_name_or_path"] = portable_base(recorded)
+        path.write_text(json.dumps(config, indent=2, sort_keys=True))
+
+
 @dataclass
 class TrainResult:
     """What a fine-tune produced and what it cost. `str()` is a summary; `.plot()` draws the loss curve."""
@@ -739,6 +752,7 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
 
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
+    _portable_adapter_config(output_dir)
     losses = [(e["step"], e["loss"]) for e in trainer.state.log_history if "loss" in e]
     adapter_mb = sum(f.stat().st_size for f in output_dir.glob("adapter_model.*")) / 1e6
     result = TrainResult(

@@ -1,0 +1,58 @@
+"""Adapters given to another learner: they name their base so that any machine finds it (issue 19, item 6).
+
+Adapters used to record `base_model_name_or_path` as the training machine's cache folder
+(~/.cache/stoic_workshop/models/...). On another machine `eval` failed with a misleading Hub/offline error and
+`export` and `chat` with tracebacks. Real SmolLM2 adapters (one training step), real commands.
+"""
+
+import io
+import json
+import shutil
+
+import pytest
+
+import stoic_workshop as sw
+from stoic_workshop.cli import main
+from stoic_workshop.models import adapter_base, base_source
+
+
+@pytest.fixture(scope="module")
+def smol_adapters(tmp_path_factory):
+    out = tmp_path_factory.mktemp("portable") / "adapters"
+    assert main(["train", "--model", "smollm2-135m-instruct", "--out", str(out), "--steps", "1", "--no-energy"]) == 0
+    return out
+
+
+def _given_away(adapters, folder, base):
+    """A copy of the adapters whose config names `base`, as adapters written elsewhere do."""
+    shutil.copytree(adapters, folder)
+    config = json.loads((folder / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = base
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_adapters_record_the_preset_not_this_machines_cache_folder(smol_adapters):
+    config = json.loads((smol_adapters / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "smollm2-135m-instruct"
+    assert base_source(adapter_base(smol_adapters)) == str(sw.model_folder("smollm2-135m-instruct"))
+
+
+def test_adapters_written_the_old_way_on_another_machine_still_load(smol_adapters, tmp_path, monkeypatch, capsys):
+    old = _given_away(smol_adapters, tmp_path / "from-a-friend",
+                      "/home/friend/.cache/stoic_workshop/models/smollm2-135m-instruct")
+    assert adapter_base(old) == "smollm2-135m-instruct"
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))  # an empty line ends the chat at once
+    assert main(["chat", str(old)]) == 0, capsys.readouterr().err[-2000:]
+    merged = sw.merge(old, tmp_path / "merged")  # export's first step
+    assert json.loads((merged / "merged.json").read_text())["base"] == str(sw.model_folder("smollm2-135m-instruct"))
+
+
+def test_adapters_on_a_base_that_is_on_no_machine_here_say_so_in_one_line(smol_adapters, tmp_path, capsys):
+    lost = _given_away(smol_adapters, tmp_path / "lost", "/home/friend/models/my-own-model")
+    expected = (f"error: The adapters in {lost} were trained on /home/friend/models/my-own-model, a folder that is "
+                "not on this machine")
+    for command in (["chat", str(lost)], ["export", str(lost), "--out", str(tmp_path / "export")],
+                    ["eval", str(lost), "--out", str(tmp_path / "eval"), "--prompts", "1", "--no-energy"]):
+        assert main(command) == 1, command
+        assert capsys.readouterr().err.strip().splitlines()[-1].startswith(expected), command
