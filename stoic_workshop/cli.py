@@ -272,48 +272,13 @@ def _slides(args) -> int:
 
 
 def _chat(args) -> int:
-    from pathlib import Path
-
-    path = Path(args.path)
-    if path.suffix == ".gguf":
-        from .serve import load_gguf
-
-        llm = load_gguf(path, n_ctx=2048)
-
-        def answer(history):
-            out = llm.create_chat_completion(messages=history, max_tokens=args.max_new_tokens, repeat_penalty=1.1)
-            return out["choices"][0]["message"]["content"].strip()
-    elif (path / "adapter_config.json").is_file() or (path / "config.json").is_file():
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from .chat import end_of_turn, render
-
-        if (path / "adapter_config.json").is_file():
-            from peft import PeftModel
-
-            from .models import adapter_base, base_source
-
-            try:  # the base by a name this machine resolves: adapters may come from another learner's machine
-                base = AutoModelForCausalLM.from_pretrained(base_source(adapter_base(path)), dtype=torch.float32)
-            except (FileNotFoundError, ValueError) as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 1
-            model = PeftModel.from_pretrained(base, str(path))
-        else:
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        stop = end_of_turn(tokenizer)
-        stop_id = tokenizer.convert_tokens_to_ids(stop) if stop else tokenizer.eos_token_id
-
-        def answer(history):
-            ids = tokenizer(render(tokenizer, history), return_tensors="pt", add_special_tokens=False)
-            with torch.inference_mode():
-                out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=False,
-                                     repetition_penalty=1.1, eos_token_id=stop_id)
-            return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
-    else:
-        print(f"error: {path} is neither a .gguf file nor a model or adapter folder", file=sys.stderr)
+    try:
+        answer = _chat_model(args)
+    except (FileNotFoundError, ValueError, ImportError, RuntimeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if answer is None:
+        print(f"error: {args.path} is neither a .gguf file nor a model or adapter folder", file=sys.stderr)
         return 1
     print("Tell it what is bothering you (an empty line or Ctrl-D ends).")
     history = []
@@ -329,6 +294,51 @@ def _chat(args) -> int:
         history.append({"role": "assistant", "content": reply})
         print(f"stoic> {reply}")
     return 0
+
+
+def _chat_model(args):
+    """answer(history) for the model at args.path (a .gguf file, adapters, or a merged folder); None if neither."""
+    from pathlib import Path
+
+    path = Path(args.path)
+    if path.suffix == ".gguf":
+        from .serve import load_gguf
+
+        llm = load_gguf(path, n_ctx=2048)
+
+        def answer(history):
+            out = llm.create_chat_completion(messages=history, max_tokens=args.max_new_tokens, repeat_penalty=1.1)
+            return out["choices"][0]["message"]["content"].strip()
+
+        return answer
+    if not ((path / "adapter_config.json").is_file() or (path / "config.json").is_file()):
+        return None
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .chat import end_of_turn, render
+
+    if (path / "adapter_config.json").is_file():
+        from .models import adapter_base, base_source, load_adapters
+
+        # the base by a name this machine resolves (adapters may come from another learner's machine); the
+        # adapters checked before they are put on it: damaged, or trained on another base, is said in one line
+        base = AutoModelForCausalLM.from_pretrained(base_source(adapter_base(path)), dtype=torch.float32)
+        model = load_adapters(base, path)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    stop = end_of_turn(tokenizer)
+    stop_id = tokenizer.convert_tokens_to_ids(stop) if stop else tokenizer.eos_token_id
+
+    def answer(history):
+        ids = tokenizer(render(tokenizer, history), return_tensors="pt", add_special_tokens=False)
+        with torch.inference_mode():
+            out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=False,
+                                 repetition_penalty=1.1, eos_token_id=stop_id)
+        return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+    return answer
 
 
 if __name__ == "__main__":

@@ -66,12 +66,31 @@ def no_repacking():
 
 
 def load_gguf(path, **settings):
-    """A `llama_cpp.Llama` for a GGUF file in this process, with repacking off (see above), quietly."""
-    import llama_cpp
+    """A `llama_cpp.Llama` for a GGUF file in this process, with repacking off (see above), quietly.
 
+    A missing, foreign or cut-off file, or missing bindings, is said in one sentence with the fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No GGUF file at {path}: export one first (notebook 4, or `stoic-workshop export`).")
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file (it does not start with the bytes 'GGUF'): pass the .gguf "
+                             "that `stoic-workshop export` or notebook 4 wrote.")
+    try:
+        import llama_cpp
+    except ImportError:
+        from .export import LLAMA_CPP_PYTHON
+
+        raise ImportError(f"Running {path.name} here needs llama.cpp's Python bindings: "
+                          f"pip install llama-cpp-python=={LLAMA_CPP_PYTHON}") from None
     undo = no_repacking()
     try:
         return llama_cpp.Llama(model_path=str(path), **{"verbose": False, **settings})
+    except ValueError as err:  # llama.cpp: "Failed to load model from file"
+        size = path.stat().st_size / 1e6
+        raise ValueError(f"llama.cpp could not load {path} ({size:.1f} MB): the file is incomplete or damaged, e.g. "
+                         f"an interrupted copy or export. Export it again. ({err})") from None
     finally:
         undo()
 

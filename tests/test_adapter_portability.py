@@ -56,3 +56,49 @@ def test_adapters_on_a_base_that_is_on_no_machine_here_say_so_in_one_line(smol_a
                     ["eval", str(lost), "--out", str(tmp_path / "eval"), "--prompts", "1", "--no-energy"]):
         assert main(command) == 1, command
         assert capsys.readouterr().err.strip().splitlines()[-1].startswith(expected), command
+
+
+# --- damaged files and mismatched models, as a learner meets them: one error line each, no traceback (item 7) ---
+
+def _last_error(capsys) -> str:
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_damaged_adapters_are_named_by_eval_export_and_chat(smol_adapters, tmp_path, capsys):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(smol_adapters, damaged)
+    weights = damaged / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # an interrupted copy
+    for command in (["chat", str(damaged)], ["export", str(damaged), "--out", str(tmp_path / "export")],
+                    ["eval", str(damaged), "--out", str(tmp_path / "eval"), "--prompts", "1", "--no-energy"]):
+        assert main(command) == 1, command
+        assert _last_error(capsys).startswith(f"error: {weights} is damaged or incomplete"), command
+
+
+def test_chat_with_adapters_for_another_base_says_they_do_not_fit(smol_adapters, tmp_path, capsys):
+    other = _given_away(smol_adapters, tmp_path / "other", "gemma-3-270m")  # SmolLM2's adapters, Gemma's name
+    assert main(["chat", str(other)]) == 1
+    assert _last_error(capsys).startswith(f"error: The adapters in {other} do not fit this model: they were "
+                                          "trained on gemma-3-270m")
+
+
+def test_chat_names_a_missing_foreign_or_cut_off_gguf_and_missing_bindings(tmp_path, capsys, monkeypatch):
+    from stoic_workshop.models import _gguf_file, _preset
+
+    missing = tmp_path / "stoic-q8_0.gguf"
+    assert main(["chat", str(missing)]) == 1
+    assert _last_error(capsys) == (f"error: No GGUF file at {missing}: export one first (notebook 4, or "
+                                   "`stoic-workshop export`).")
+    fake = tmp_path / "fake.gguf"
+    fake.write_text("not a model")
+    assert main(["chat", str(fake)]) == 1
+    assert _last_error(capsys).startswith(f"error: {fake} is not a GGUF file")
+    cut = tmp_path / "cut.gguf"
+    with open(_gguf_file(_preset("smollm2-135m-instruct"), tmp_path), "rb") as real:
+        cut.write_bytes(real.read(4_000_000))  # the first 4 MB of the packaged SmolLM2 file
+    assert main(["chat", str(cut)]) == 1
+    assert _last_error(capsys).startswith(f"error: llama.cpp could not load {cut} (4.0 MB): the file is incomplete")
+    monkeypatch.setitem(__import__("sys").modules, "llama_cpp", None)  # `import llama_cpp` now fails
+    assert main(["chat", str(cut)]) == 1
+    assert _last_error(capsys).startswith("error: Running cut.gguf here needs llama.cpp's Python bindings: "
+                                          "pip install llama-cpp-python==")
