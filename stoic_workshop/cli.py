@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.names or OFFLINE_PAIR:
             try:
                 print(f"{name}: {model_folder(name)}")
-            except ValueError as err:
+            except (ValueError, OSError) as err:  # an unknown preset; an unusable cache (CacheError)
                 print(f"error: {err}", file=sys.stderr)
                 return 2
         if not args.no_converter:
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
             try:
                 print(f"GGUF converter: {converter()}")
-            except RuntimeError as err:
+            except (RuntimeError, OSError) as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 1
     elif args.command == "data":

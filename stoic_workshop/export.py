@@ -185,12 +185,12 @@ def converter(cache: str | os.PathLike | None = None, *, sdist: str | os.PathLik
     Looks for the source package in `sdist`, `$STOIC_LLAMA_CPP_SDIST`, then the cache, and downloads it with
     pip only if none is found (76 MB, once: `stoic-workshop prepare` does it ahead of a workshop).
     """
-    from .models import cache_dir
+    from .models import cache_dir, writable_cache
 
-    root = cache_dir(cache)
-    folder = root / f"llama.cpp-converter-{LLAMA_CPP_PYTHON}"
+    folder = cache_dir(cache) / f"llama.cpp-converter-{LLAMA_CPP_PYTHON}"
     if (folder / "convert_hf_to_gguf.py").is_file():
         return folder
+    root = writable_cache(cache)
     name = f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"
     sdist = Path(sdist or os.environ.get("STOIC_LLAMA_CPP_SDIST") or root / "downloads" / name)
     if not sdist.is_file():

@@ -313,6 +313,28 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     return base / "stoic_workshop"
 
 
+class CacheError(OSError):
+    """The model cache cannot be used (not a folder, not writable); the message names STOIC_WORKSHOP_CACHE."""
+
+
+def writable_cache(path: str | os.PathLike | None = None, sub: str = "") -> Path:
+    """`cache_dir(path)`/`sub`, created and checked writable, else CacheError naming the variable that sets it."""
+    folder = cache_dir(path) / sub if sub else cache_dir(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        problem = None if os.access(folder, os.W_OK | os.X_OK) else "it is not writable"
+    except OSError as err:
+        problem = err.strerror or str(err)
+    if problem:
+        where = ("given as `cache`" if path is not None else
+                 "set by $STOIC_WORKSHOP_CACHE" if os.environ.get("STOIC_WORKSHOP_CACHE") else
+                 "the default; $STOIC_WORKSHOP_CACHE moves it")
+        raise CacheError(f"The model cache {folder} cannot be used ({problem}); it is {where}. Set "
+                         "STOIC_WORKSHOP_CACHE to a folder you can write, e.g. "
+                         "`export STOIC_WORKSHOP_CACHE=$HOME/stoic-cache`, and run `stoic-workshop prepare` again.")
+    return folder
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -464,8 +486,7 @@ def model_folder(preset: Preset | str, cache: str | os.PathLike | None = None) -
     from filelock import FileLock
 
     preset = _preset(preset) if isinstance(preset, str) else preset
-    root = cache_dir(cache) / "models"
-    root.mkdir(parents=True, exist_ok=True)
+    root = writable_cache(cache, "models")
     folder = root / preset.name
     with FileLock(str(root / f"{preset.name}.lock")):
         problem = _cache_problem(folder, preset)

@@ -190,3 +190,18 @@ def test_a_4_bit_model_reports_all_its_parameters(smol):
     assert model.load_report.parameters == 134_515_008  # SmolLM2-135M: embedding 49152 x 576 tied, 30 layers
     assert four_bit.load_report.parameters == model.load_report.parameters
     assert sum(p.numel() for p in four_bit.parameters()) < 0.8 * model.load_report.parameters  # the packed count
+
+
+def test_an_unusable_model_cache_is_named_with_the_variable_that_sets_it(tmp_path, monkeypatch, capsys):
+    """`prepare` crashed with a traceback when STOIC_WORKSHOP_CACHE pointed somewhere unusable (issue 19, item 7)."""
+    from stoic_workshop.cli import main
+
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where the cache should be")
+    monkeypatch.setenv("STOIC_WORKSHOP_CACHE", str(not_a_folder))
+    assert main(["prepare", "smollm2-135m-instruct"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"error: The model cache {not_a_folder / 'models'} cannot be used (")
+    assert "it is set by $STOIC_WORKSHOP_CACHE. Set STOIC_WORKSHOP_CACHE to a folder you can write" in error
+    with pytest.raises(sw.models.CacheError, match=r"cache.*cannot be used.*STOIC_WORKSHOP_CACHE"):
+        sw.export.converter()  # the converter lives in the same cache
