@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         try:  # run checks its arguments before writing anything; a failed GGUF check raises once all is written
             run(args.out, model=args.model, steps=args.steps, quants=tuple(args.quant), prompts=args.prompts,
                 energy=not args.no_energy)
-        except (FileNotFoundError, ValueError, RuntimeError, ImportError) as err:
+        except (OSError, ValueError, RuntimeError, ImportError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
     elif args.command == "hardware":
@@ -196,6 +196,9 @@ def _export(args) -> int:
 
     out = Path(args.out)
     try:
+        from .files import writable_folder
+
+        writable_folder(out)  # before the minutes of merging
         print(f"Merging {args.adapters} into its base...")
         merged = merge(args.adapters, out / "merged")
         print(f"merged model: {merged}")
@@ -215,7 +218,7 @@ def _export(args) -> int:
             if failed:
                 print(f"error: {failed} exported file(s) failed their check", file=sys.stderr)
                 return 1
-    except (FileNotFoundError, ValueError, RuntimeError, ImportError) as err:
+    except (OSError, ValueError, RuntimeError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"vLLM: vllm serve {merged} --served-model-name {args.name}")

@@ -12,6 +12,7 @@ reads the checkout's folders.
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -42,3 +43,19 @@ def course_dir(name: str) -> Path:
         f"The course's {name}/ files are missing: neither the installed package ({packaged}) nor a checkout of "
         f"the repository ({CHECKOUT / name}) has them. Reinstall the package (pip install --force-reinstall "
         "stoic-workshop) or run from a checkout installed with `pip install -e .`.")
+
+
+def writable_folder(folder: str | os.PathLike, option: str = "--out") -> Path:
+    """`folder`, created if needed, once it is known that files can be written there: otherwise a PermissionError
+    that names the folder and the way out, before any work is done (a read-only folder crashed `run` and `export`
+    with a traceback after minutes of work)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".stoic-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(f"Cannot write into {folder} ({err.strerror or err}): pass {option} a folder you can "
+                              "write, e.g. one in your home or working folder.") from None
+    return folder

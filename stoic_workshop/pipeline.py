@@ -26,6 +26,8 @@ import socket
 import time
 from pathlib import Path
 
+from .files import writable_folder
+
 __all__ = ["run", "pick_questions"]
 
 MADE_FROM = "made_from.json"  # {step: the fingerprints of the inputs its output was made from}
@@ -152,8 +154,7 @@ def run(out: str | os.PathLike = "stoic-run", *, model: str | None = None, steps
     """
     questions = pick_questions(prompts)
     _check_arguments(model, steps, quants)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_folder(out)  # a read-only or impossible folder is said before any work
     with _lock(out):  # one run per folder: a second one says who holds it and stops, before any work
         return _run(out, questions, model=model, steps=steps, quants=quants, name=name, energy=energy,
                     progress=progress)

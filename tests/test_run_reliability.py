@@ -141,3 +141,15 @@ def test_a_second_run_into_a_folder_in_use_says_who_holds_it_and_a_killed_runs_l
         assert json.loads((out / LOCK).read_text())["pid"] != first.pid
     assert f"left by a run that no longer runs (pid {first.pid}): taking it over" in capsys.readouterr().out
     assert not (out / LOCK).exists()
+
+
+@pytest.mark.parametrize("command", [["run", "--steps", "2", *TINY], ["export", "no-adapters-needed"]])
+def test_run_and_export_into_a_folder_they_cannot_write_say_so_before_any_work(tmp_path, capsys, command):
+    """A read-only --out crashed with a traceback after the work (as root, a folder under a file stands in for one
+    that is read-only: both fail at the first write)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = blocker / "run"
+    assert cli.main([command[0], *command[1:], "--out", str(out)]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"error: Cannot write into {out} (") and "pass --out a folder you can write" in error
