@@ -810,13 +810,12 @@ def _adapter_misfit(model, folder: Path) -> str | None:
     if not weights.exists():
         return None  # an older .bin adapter: PEFT itself will complain if it does not fit
     modules = dict(model.named_modules())
-    try:
-        with safe_open(str(weights), "pt") as f:
-            f.keys()
-    except Exception as err:  # safetensors' own error for a cut-off or foreign file
+    try:  # opening reads the header: a cut-off or foreign file fails here, with safetensors' own error
+        handle = safe_open(str(weights), "pt")
+    except Exception as err:
         raise ValueError(f"{weights} is damaged or incomplete ({err}): copy the adapter folder again, or train "
                          "again.") from None
-    with safe_open(str(weights), "pt") as f:
+    with handle as f:
         for key in f.keys():
             if ".lora_A." not in key and ".lora_B." not in key:
                 continue
