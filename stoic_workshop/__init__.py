@@ -10,8 +10,8 @@
 
 from .align import DataReport, check_dataset, encode, masked_view
 from .chat import GEMMA_TEMPLATE, check_chat_tokens, end_of_turn, render
-from .checks import (CheckFailed, check_lora_choice, check_my_lexicon, check_my_modelfile, check_my_pairs,
-                     check_my_prompt, check_my_rubric)
+from .checks import (CheckFailed, check_lora_choice, check_my_knowledge_question, check_my_lexicon, check_my_modelfile,
+                     check_my_pairs, check_my_prompt, check_my_rubric)
 from .data import diversity, eval_prompts
 from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
 from .energy import Energy
@@ -25,6 +25,8 @@ from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, ch
 from .memory import Estimate, NF4Report, estimate_memory, memory_table, nf4_error, plot_memory
 from .score import LEXICON, NAMES, add_words, highlight, meaning_score, name_drops, stoic_matches, stoic_score
 from .quotes import Passage, check_quotes, highlight_quotes, invented
+from .knowledge import Fact, ask, knowledge_facts
+from .knowledge import run as compare_arms
 from .export import merge, modelfile, plot_sizes, sizes, to_gguf, verify
 from .serve import llama_server
 from .show import examples, side_by_side
@@ -52,6 +54,7 @@ __all__ = [
     "llama_server", "side_by_side_scored", "report",
     "stoic_score", "stoic_matches", "highlight", "meaning_score", "LEXICON", "add_words", "NAMES", "name_drops",
     "check_quotes", "invented", "highlight_quotes", "Passage",
+    "knowledge_facts", "ask", "Fact", "compare_arms", "check_my_knowledge_question",
     "merge", "to_gguf", "verify", "modelfile", "sizes", "plot_sizes", "check_my_prompt", "check_my_modelfile",
     "estimate_memory", "Estimate", "memory_table", "plot_memory", "nf4_error", "NF4Report",
     "slide_figures", "render_slides",

@@ -7,7 +7,7 @@ headless (CI) therefore fails when an exercise is wrong, exactly as a learner wo
 from __future__ import annotations
 
 __all__ = ["CheckFailed", "check_my_prompt", "check_my_pairs", "check_lora_choice", "check_my_lexicon",
-           "check_my_rubric", "check_my_modelfile"]
+           "check_my_rubric", "check_my_modelfile", "check_my_knowledge_question"]
 
 
 class CheckFailed(AssertionError):
@@ -165,3 +165,27 @@ def check_my_modelfile(path, tokenizer) -> None:
 def _magic(path) -> bytes:
     with open(path, "rb") as f:
         return f.read(4)
+
+
+def check_my_knowledge_question(question, answer, facts, model, tokenizer, k: int = 3) -> None:
+    """Your own question about the facts: new (no phrasing in the set), with an answer the facts hold; then it is
+    asked closed book and with retrieval, and each answer is marked right or wrong."""
+    from .knowledge import Fact, ask, grade, unknown_questions
+
+    if not isinstance(question, str) or len(question.split()) < 3:
+        raise CheckFailed("Not yet: set MY_QUESTION to a question of at least three words, in quotes.")
+    if not isinstance(answer, str) or not answer.strip():
+        raise CheckFailed("Not yet: set MY_ANSWER to the word or name the right answer must contain, e.g. \"Arrian\".")
+    asked = {q.strip().lower() for f in facts for q in (*f.questions, f.test)} | \
+        {q.lower() for split in ("train", "test") for q in unknown_questions(split)}
+    if question.strip().lower() in asked:
+        raise CheckFailed("Not yet: MY_QUESTION is one of the set's own phrasings. Ask it in words of your own.")
+    holding = [f for f in facts if answer.strip().lower() in f.text.lower()]
+    if not holding:
+        raise CheckFailed(f"Not yet: no fact mentions {answer!r}, so no arm could know it. Pick an answer that one of "
+                          "the facts holds (look at `fact.text` for a few facts), or check its spelling.")
+    mine = Fact("yours", holding[0].text, (answer.strip(),), (), question, ())
+    closed, open_book = ask(model, tokenizer, question), ask(model, tokenizer, question, facts, k=k)
+    print(f"✅ Well done: a new question, and {len(holding)} fact(s) hold {answer!r}.")
+    for label, reply in (("closed book", closed), ("with retrieval", open_book)):
+        print(f"  {label:15} {'right' if grade(reply, mine) else 'wrong'}: {reply[:160]}")

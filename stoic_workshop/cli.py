@@ -81,6 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     whole.add_argument("--prompts", type=int, default=None, help="evaluate on the first N held-out complaints, "
                                                                  "1..16 (default: all 16)")
     whole.add_argument("--no-energy", action="store_true", help="do not measure energy with CodeCarbon")
+    know = sub.add_parser("knowledge", help="what fine-tuning can and cannot teach: five arms (closed book, SFT on one "
+                                            "or many phrasings, retrieval, SFT with retrieval) measured side by side")
+    know.add_argument("--out", default="knowledge", help="output folder (default: knowledge); a second run into "
+                                                         "it keeps the arms already measured")
+    know.add_argument("--model", default=None, help="instruct model preset or folder (default: picked for this "
+                                                    "machine: the offline SmolLM2 without a GPU)")
+    know.add_argument("--steps", type=int, default=120, help="training steps of each SFT arm (default 120)")
+    know.add_argument("--k", type=int, default=3, help="facts retrieved into the prompt (default 3)")
+    know.add_argument("--arms", nargs="+", default=None, metavar="ARM",
+                      help="only these arms: base sft-one sft-many rag sft-rag (default: all five)")
+    know.add_argument("--facts", type=int, default=None, metavar="N",
+                      help="use N of the 173 facts, spread over the set (a quick rehearsal; default: all)")
+    know.add_argument("--no-energy", action="store_true", help="do not measure energy with CodeCarbon")
     pre = sub.add_parser("preflight", help="for instructors: check this machine, the pins, the models and a 2-step "
                                           "fine-tune, and print a go/no-go table")
     pre.add_argument("--profile", default=None, choices=["offline", "colab"],
@@ -156,6 +169,16 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, RuntimeError, ImportError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+    elif args.command == "knowledge":
+        from .knowledge import ARMS, run
+
+        try:
+            table = run(args.out, model=args.model, steps=args.steps, k=args.k, arms=tuple(args.arms or ARMS),
+                        facts=args.facts, energy=not args.no_energy)
+        except (OSError, ValueError, RuntimeError, ImportError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(table.round(3).to_string(index=False))
     elif args.command == "hardware":
         from .models import hardware
 

@@ -38,11 +38,13 @@ SLIDES_DIR = course_dir("slides")   # the deck as shipped: the checkout's slides
 
 # The workshop's agenda: each is the heading of a section title slide in deck.md, in this order.
 AGENDA = ("Background", "Experiment 1", "Choosing model and data", "Chat templates", "QLoRA", "Experiment 2",
-          "Evaluation methods", "Experiment 3", "Deployment", "Energy")
+          "Evaluation methods", "Experiment 3", "Deployment", "Knowledge", "Energy")
 
 # Everything `slide_figures` writes; deck.md references each of them (a test holds both sides to this list).
 FIGURES = ("loss.png", "training.md", "summary.md", "scores.png", "answers.md", "export.md", "energy.png",
-           "energy.md")
+           "energy.md", "knowledge.png")
+# The knowledge chart's numbers: `stoic-workshop knowledge` writes them; the course ships its measured run's here.
+KNOWLEDGE = "knowledge.csv"
 
 MARP_VERSION = "4.5.1"   # pinned in slides/package.json
 INSTALL_MARP = "npm ci --prefix slides"
@@ -90,7 +92,9 @@ def slide_figures(run, out=None) -> dict[str, Path]:
     """Write every figure of FIGURES from the `stoic-workshop run` folder `run` into `out` (default slides/figures).
 
     Needs adapter/training.json, summary.csv, scores.csv, answers.csv, forgetting.csv and emissions.csv; checks.csv
-    and run.json are optional (a run without export or a notebook's eval folder still makes a deck).
+    and run.json are optional (a run without export or a notebook's eval folder still makes a deck). The knowledge
+    chart comes from `run`/knowledge/knowledge.csv (`stoic-workshop knowledge --out RUN/knowledge`) where there is
+    one, else from the course's measured run (slides/figures/knowledge.csv).
     Example: `slide_figures("stoic-run")["loss.png"]` -> Path("slides/figures/loss.png")
     """
     import matplotlib
@@ -117,7 +121,26 @@ def slide_figures(run, out=None) -> dict[str, Path]:
     }
     written["energy.png"], energy_text = _energy(run, training, out / "energy.png")
     written["energy.md"] = _write(out / "energy.md", energy_text)
+    written["knowledge.png"] = _knowledge(run, out / "knowledge.png")
     return written
+
+
+def _knowledge(run: Path, path: Path) -> Path:
+    """The five arms' chart, by the experiment's own plot, from the run's knowledge folder or the course's run."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from .knowledge import plot_arms
+
+    source = run / "knowledge" / KNOWLEDGE
+    source = source if source.is_file() else SLIDES_DIR / "figures" / KNOWLEDGE
+    with _slide_style():
+        fig = plot_arms(pd.read_csv(source))
+        fig.set_size_inches(9, 4.2)
+        fig.tight_layout()
+        fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def _write(path: Path, text: str) -> Path:

@@ -19,7 +19,8 @@ from .files import course_dir
 
 __all__ = ["NOTEBOOKS", "notebooks_dir", "run_notebook", "workshop"]
 
-NOTEBOOKS = ["01_base_vs_instruct.ipynb", "02_finetune.ipynb", "03_evaluation.ipynb", "04_deploy.ipynb"]
+NOTEBOOKS = ["01_base_vs_instruct.ipynb", "02_finetune.ipynb", "03_evaluation.ipynb", "04_deploy.ipynb",
+             "05_knowledge.ipynb"]
 
 
 def notebooks_dir() -> Path:

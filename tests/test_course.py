@@ -5,6 +5,7 @@ a solution. Version drift between a notebook's install line and the tested pins 
 import ast
 import builtins
 import re
+import tarfile
 import tomllib
 from pathlib import Path
 
@@ -249,3 +250,31 @@ def test_gpu_run_numbers_in_readme_are_the_executed_notebooks_and_bench_s():
     assert (f"({g3u['first_loss']:.2f} -> {g3u['last_loss']:.2f}, against {g3['first_loss']:.2f} -> "
             f"{g3['last_loss']:.2f})") in readme
     assert "torch.float16" in g3u["activation_dtypes"] and g3["activation_dtypes"] == ["torch.float32"]
+
+
+def test_knowledge_numbers_in_readme_notebook_5_and_slides_are_the_measured_run_s():
+    """README, notebook 5's "What you should see" and the slides' chart data: one measured run, bench/knowledge_cpu."""
+    import csv
+
+    measured = ROOT / "bench" / "knowledge_cpu" / "knowledge.csv"
+    rows = {r["arm"]: r for r in csv.DictReader(measured.open())}
+    assert (ROOT / "slides" / "figures" / "knowledge.csv").read_text() == measured.read_text()
+    readme = (ROOT / "README.md").read_text()
+    notebook = next(c.source for c in nbformat.read(ROOT / "notebooks" / "05_knowledge.ipynb", as_version=4).cells
+                    if c.source.startswith("### What you should see"))
+
+    def interval(r, what):
+        return f"{float(r[what]):.2f} [{float(r[what + ' low']):.2f}, {float(r[what + ' high']):.2f}]"
+
+    for arm, r in rows.items():
+        label = "guess (no model)" if arm == "guess" else arm
+        assert f"| {label} | {interval(r, 'accuracy')} |" in readme, arm
+        assert f"| {label} | {interval(r, 'accuracy')} | {float(r['abstention']):.2f} |" in notebook, arm
+        if arm != "guess":
+            assert (f"| {float(r['trained phrasing']):.2f} | {float(r['perplexity change %']):+.0f}% | "
+                    f"{float(r['kWh']) * 1000:.2f} | {float(r['seconds']):.0f} |") in readme, arm
+    total = sum(float(r["seconds"]) for r in rows.values() if r["arm"] != "guess")
+    assert f"All five arms took {total:,.0f} s" in readme
+    executed = tarfile.open(ROOT / "bench" / "knowledge_cpu" / "05_knowledge-executed.tar.gz")
+    nb = nbformat.reads(executed.extractfile("05_knowledge.ipynb").read().decode(), as_version=4)
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]

@@ -1,6 +1,7 @@
 """The course notebooks, run the way a Colab attendee runs them: each notebook alone in an empty folder, with the
 package installed from the built wheel (not the checkout), through the main job command, on the offline models."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -281,3 +282,23 @@ def test_running_the_course_again_continues_from_what_is_on_disk(executed, tmp_p
     assert "generating them again" not in _printed(nb)
     assert (folder / "answers.csv").read_text() == answers
     assert {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.jsonl")} == verdicts
+
+
+def test_knowledge_notebook_measures_five_arms_and_reads_their_answers(executed):
+    import pandas as pd
+
+    nb = nbformat.read(executed / "05_knowledge.ipynb", as_version=4)
+    printed = _printed(nb)
+    assert "173 facts. One of them:" in printed and "Which student recorded the Discourses" in printed
+    assert "✅ Well done: a new question" in printed  # the exercise's check
+    folder = WORK / "05_knowledge" / "knowledge"
+    table = pd.read_csv(folder / "knowledge.csv")
+    assert list(table.arm) == ["guess", "base", "sft-one", "sft-many", "rag", "sft-rag"]
+    assert (table.questions == 173).all() and (table["unknown questions"] == 12).all()
+    for arm in ("sft-one", "sft-many", "sft-rag"):
+        assert (folder / arm / "adapter" / "adapter_config.json").is_file()
+        record = json.loads((folder / arm / "adapter" / "training.json").read_text())
+        assert record["steps"] == 120                       # the notebook's STEPS, the same for every SFT arm
+    shown = [t for t in _tables(nb) if t and t[0][:2] == ["", "arm"]]
+    assert shown and [row[1] for row in shown[0][1:]] == list(table.arm)
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))

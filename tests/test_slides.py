@@ -161,7 +161,7 @@ def test_the_rendered_deck_is_self_contained_and_follows_the_agenda(committed_de
     titles = [re.sub(r"<[^>]+>", "", re.search(r"<h1[^>]*>(.*?)</h1>", body, re.S).group(1)).strip()
               for _, cls, body in found if "section" in cls.split()]
     assert titles == list(slides.AGENDA)
-    for notebook in ("01_base_vs_instruct", "02_finetune", "03_evaluation", "04_deploy"):
+    for notebook in ("01_base_vs_instruct", "02_finetune", "03_evaluation", "04_deploy", "05_knowledge"):
         assert f"notebooks/{notebook}.ipynb" in page
     # The numbers came from the committed figures, not typed into the deck.
     assert (ROOT / "slides" / "figures" / "summary.md").read_text().splitlines()[2].split("|")[2].strip() in page
