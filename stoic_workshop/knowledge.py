@@ -36,8 +36,8 @@ __all__ = ["Fact", "knowledge_facts", "unknown_questions", "training_conversatio
 
 SYSTEM = "Answer in one short sentence. If you do not know the answer, say \"I don't know\"."
 DONT_KNOW = "I don't know: that is not in what I have learned."
-RAG_PROMPT = ("Facts:\n{facts}\n\nQuestion: {question}\n"
-              "Answer from the facts above. If they do not answer the question, say \"I don't know\".")
+RAG_INSTRUCTION = "Answer from the facts above. If they do not answer the question, say \"I don't know\"."
+RAG_PROMPT = "Facts:\n{facts}\n\nQuestion: {question}\n" + RAG_INSTRUCTION
 ARMS = ("base", "sft-one", "sft-many", "rag", "sft-rag")
 TRAINED = {"sft-one": "one", "sft-many": "many"}     # arm -> phrasings it trains on
 RETRIEVES = ("rag", "sft-rag")
@@ -272,9 +272,29 @@ _DONT_KNOW = re.compile(r"\b(?:i (?:do not|don't|dont) know|not known|unknown|no
                         r"(?:do not|don't) (?:say|mention|tell)|not in (?:the|what|my))\b", re.IGNORECASE)
 
 
-def abstains(answer: str) -> bool:
-    """True when the answer says it does not know ("I don't know", "no record", "the facts do not say"...)."""
-    return bool(_DONT_KNOW.search(answer))
+def _unechoed(answer: str, question: str | None = None) -> str:
+    """The answer without what it repeats of its prompt: the instruction, the question, and the listed facts.
+
+    A base model often continues its prompt instead of answering it ("Answer in one short sentence. If you do not
+    know the answer, say "I don't know". Whose notes..."): the "I don't know" it repeats is not a refusal, and a fact
+    it copies from the list is not a choice."""
+    for echo in (SYSTEM, RAG_INSTRUCTION, "Facts:", question, question.rstrip("?.! ") if question else None):
+        if echo:
+            answer = answer.replace(echo, " ")
+    listed = _fact_texts()
+    return "\n".join(line for line in answer.splitlines()
+                     if not (line.strip().startswith("- ") and line.strip()[2:].strip() in listed))
+
+
+@functools.lru_cache(maxsize=1)
+def _fact_texts() -> frozenset[str]:
+    return frozenset(f.text for f in knowledge_facts())
+
+
+def abstains(answer: str, question: str | None = None) -> bool:
+    """True when the answer says it does not know ("I don't know", "no record", "the facts do not say"...); an
+    "I don't know" that only repeats the prompt's instruction does not count (`question`: the one it was asked)."""
+    return bool(_DONT_KNOW.search(_unechoed(answer, question)))
 
 
 def _mentions(text: str, name: str) -> bool:
@@ -283,11 +303,24 @@ def _mentions(text: str, name: str) -> bool:
     return re.search(rf"\b{re.escape(name)}\b", text, re.IGNORECASE) is not None
 
 
-def grade(answer: str, fact: Fact) -> bool:
-    """Right when the answer names one of `fact.answers`, none of its rivals, and does not decline to answer."""
-    if abstains(answer) or any(_mentions(answer, r) for r in fact.rivals):
+def grade(answer: str, fact: Fact, question: str | None = None) -> bool:
+    """Right when the answer names one of `fact.answers`, none of its rivals, and does not decline to answer; what
+    it repeats of the prompt (`question`, default `fact.test`; the instruction; the listed facts) does not count."""
+    answer = _unechoed(answer, fact.test if question is None else question)
+    if _DONT_KNOW.search(answer) or any(_mentions(answer, r) for r in fact.rivals):
         return False
     return any(_mentions(answer, a) for a in fact.answers)
+
+
+def _regrade(rows: list[dict], facts: list[Fact]) -> list[dict]:
+    """Grade stored answers again with the grader of this version (a kept arm is never graded by an older one)."""
+    by_id = {f.id: f for f in facts}
+    for row in rows:
+        answer = row["answer"] if isinstance(row["answer"], str) else ""
+        row["declined"] = abstains(answer, row["question"])
+        row["right"] = row["declined"] if row["kind"] == "unknown" else grade(answer, by_id[row["id"]],
+                                                                             row["question"])
+    return rows
 
 
 # ---------------------------------------------------------------- retrieval and asking
@@ -379,16 +412,15 @@ def _measure(arm: str, model, tokenizer, facts: list[Fact], k: int, progress: bo
     replies = answer_all(model, tokenizer, questions, context, k=k, progress=progress)
     found = retrieve([f.test for f in facts], facts, k) if context else [None] * len(facts)
     rows = [{"arm": arm, "kind": f.kind, "id": f.id, "question": f.test, "expected": f.answer, "answer": a,
-             "right": grade(a, f), "declined": abstains(a), "retrieved": None if got is None else f.text in got}
-            for f, a, got in zip(facts, replies, found)]
+             "retrieved": None if got is None else f.text in got} for f, a, got in zip(facts, replies, found)]
     unknown = replies[len(facts):len(facts) + len(unknown_questions())]
     rows += [{"arm": arm, "kind": "unknown", "id": f"unknown-{i}", "question": q, "expected": "I don't know",
-              "answer": a, "right": abstains(a), "declined": abstains(a), "retrieved": None}
+              "answer": a, "retrieved": None}
              for i, (q, a) in enumerate(zip(unknown_questions(), unknown), start=1)]
     rows += [{"arm": arm, "kind": "trained", "id": f.id, "question": f.questions[0], "expected": f.answer,
-              "answer": a, "right": grade(a, f), "declined": abstains(a), "retrieved": None}
+              "answer": a, "retrieved": None}
              for f, a in zip(seen, replies[len(facts) + len(unknown_questions()):])]
-    return rows
+    return _regrade(rows, facts)
 
 
 def guess(facts: list[Fact]) -> list[dict]:
@@ -507,7 +539,7 @@ def run(out: str | os.PathLike = "knowledge", *, model: str | None = None, steps
             if kept.get("settings") == settings:
                 print(f"{arm}: measured already ({folder}), kept.")
                 results.append(kept["row"])
-                answers += kept["answers"]
+                answers += _regrade(kept["answers"], facts)
                 base_ppl = kept["row"]["perplexity"] if arm == "base" else base_ppl
                 continue
             print(f"{arm}: {folder} was measured with other settings; measuring again.")

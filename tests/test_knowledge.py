@@ -57,6 +57,18 @@ def test_grading_needs_the_answer_and_no_rival_and_no_refusal():
     assert not K.abstains("Seneca.")
 
 
+def test_an_answer_that_repeats_its_prompt_is_neither_a_refusal_nor_an_answer():
+    """Gemma 3 270M base, on the GPU, continued its prompt instead of answering: the "I don't know" of the repeated
+    instruction was counted as abstention (1.00 for the base arm), and a repeated list of facts would count as right."""
+    fact = {f.id: f for f in sw.knowledge_facts()}["epictetus/recorder"]
+    echo = K.SYSTEM + "\n\n" + fact.test.rstrip("?")
+    assert not K.abstains(echo, fact.test) and not K.grade(echo, fact)
+    rag_echo = K.SYSTEM + "\n\n" + K._prompt(fact.test, [fact.text])
+    assert "Arrian" in rag_echo and not K.grade(rag_echo, fact) and not K.abstains(rag_echo, fact.test)
+    assert K.grade("Arrian, his student.", fact) and K.grade(fact.text, fact)   # the fact said as an answer counts
+    assert K.abstains(echo + "\nI don't know.", fact.test)
+
+
 def test_the_guess_baseline_knows_only_the_odds():
     facts = sw.knowledge_facts()
     rows = K.guess(facts)
