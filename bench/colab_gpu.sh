@@ -47,7 +47,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
   python3 -m pip list 2>/dev/null | grep -iE "^(transformers|unsloth|unsloth.zoo|trl|datasets|bitsandbytes|peft|accelerate|codecarbon|stoic.workshop) "
 } > "$WORK/versions.txt"
 STOIC_BASE_MODEL=$MODEL STOIC_INSTRUCT_MODEL=$MODEL timeout "${STOIC_BENCH_TIMEOUT:-3000}" \
-  python3 -m stoic_workshop.cli workshop --profile colab --alone --out "$WORK" "$@" 2>&1 | tee "$WORK/workshop.log"
+  python3 -m stoic_workshop.cli workshop --profile colab --alone --solutions --out "$WORK" "$@" 2>&1 | tee "$WORK/workshop.log"
 status=${PIPESTATUS[0]}
 cd "$WORK" && tar -czf "$OUT/$LABEL.tar.gz" versions.txt workshop.log ./*/*.ipynb ./*/*.html 2>/dev/null
 cat "$WORK/versions.txt"

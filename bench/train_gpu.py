@@ -107,7 +107,7 @@ def worker(kind: str, backend: str, folder: str, steps: int, seqs: list[int]) ->
         torch.cuda.reset_peak_memory_stats()
         try:  # the second length reuses the model: finetune removes the first run's adapters and starts again
             result = sw.finetune(model, tok, rows, f"/tmp/bench-{backend}-{length}", max_steps=steps,
-                                 save_steps=10_000, energy=False, progress=False, fold=False, max_seq_length=length)
+                                 save_steps=10_000, energy=False, progress=False, fold=False, max_length=length)
         except Exception as error:  # keep the lengths already measured
             out[str(length)] = {"error": f"{type(error).__name__}: {error}"[:500]}
             continue

@@ -6,6 +6,7 @@
     sw.reply(chat, chat_tok, "Stuck in traffic again.")
     ds = sw.make_dataset(n=80)                                    # Stoic conversations
     report = sw.check_dataset(ds, chat_tok, max_seq_length=512)   # before any training
+    sw.finetune(chat, chat_tok, ds, sw.StoicConfig(output_dir="adapters/stoic"))  # the workshop's recipe
 """
 
 from .align import DataReport, check_dataset, encode, masked_view
@@ -17,9 +18,10 @@ from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train
 from .energy import Energy
 from .evaluate import (answers, bootstrap_ci, forgetting, perplexity, plot_scores, pick_judge, read_answers,
                        report, score_answers, side_by_side_scored, summary)
-from .generate import complete, generate, reply
-from .judge import (RUBRIC, JudgeError, LocalJudge, OpenAIJudge, calibrate, compare, judge, parse_verdict,
-                    win_rate)
+from .clients import LocalJudge, OpenAIJudge
+from .generation import complete, generate, reply
+from .judging import (RUBRIC, JudgeError, calibrate, compare, judge, parse_verdict,
+                      win_rate)
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
                      load_adapters, load_model, model_folder, pick_models)
 from .memory import Estimate, NF4Report, estimate_memory, memory_table, nf4_error, plot_memory
@@ -27,7 +29,8 @@ from .score import LEXICON, NAMES, add_words, highlight, meaning_score, name_dro
 from .quotes import Passage, check_quotes, highlight_quotes, invented
 from .knowledge import Fact, ask, knowledge_facts
 from .knowledge import run as compare_arms
-from .export import merge, modelfile, plot_sizes, sizes, to_gguf, verify
+from .export import Exported, export_all, merge, modelfile, plot_sizes, sizes, to_gguf, verify
+from .files import RunFolder
 from .serve import llama_server
 from .show import examples, side_by_side
 from .slides import render_slides, slide_figures
@@ -35,6 +38,16 @@ from .teacher import TeacherError, TeachResult, teach
 from .train import TrainingDiverged, TrainResult, ensure_adapters, finetune, learning_rate_for, memory_in_use
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """`sw.StoicConfig`, imported on first use: it extends TRL's SFTConfig, and importing TRL takes seconds."""
+    if name == "StoicConfig":
+        from .config import StoicConfig
+
+        return StoicConfig
+    raise AttributeError(f"module 'stoic_workshop' has no attribute {name!r}")
+
 
 __all__ = [
     "PRESETS", "Preset", "Hardware", "TokenizerMismatch",
@@ -46,7 +59,8 @@ __all__ = [
     "check_dataset", "encode", "masked_view", "DataReport", "diversity", "eval_prompts", "examples",
     "check_my_pairs", "check_my_lexicon", "check_my_rubric", "CheckFailed",
     "teach", "TeachResult", "TeacherError", "Energy",
-    "finetune", "TrainResult", "TrainingDiverged", "memory_in_use", "learning_rate_for", "check_lora_choice",
+    "StoicConfig", "finetune", "TrainResult", "TrainingDiverged", "memory_in_use", "learning_rate_for",
+    "check_lora_choice",
     "load_adapters", "ensure_adapters", "answers", "read_answers", "score_answers", "bootstrap_ci", "summary",
     "plot_scores",
     "perplexity", "forgetting", "pick_judge",
@@ -55,7 +69,8 @@ __all__ = [
     "stoic_score", "stoic_matches", "highlight", "meaning_score", "LEXICON", "add_words", "NAMES", "name_drops",
     "check_quotes", "invented", "highlight_quotes", "Passage",
     "knowledge_facts", "ask", "Fact", "compare_arms", "check_my_knowledge_question",
-    "merge", "to_gguf", "verify", "modelfile", "sizes", "plot_sizes", "check_my_prompt", "check_my_modelfile",
+    "merge", "to_gguf", "verify", "export_all", "Exported", "RunFolder", "modelfile", "sizes", "plot_sizes",
+    "check_my_prompt", "check_my_modelfile",
     "estimate_memory", "Estimate", "memory_table", "plot_memory", "nf4_error", "NF4Report",
     "slide_figures", "render_slides",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .chat import end_of_turn
-from .dataset import DataError, _row_problems
+from .dataset import DataError, conversation_problems
 
 __all__ = ["encode", "check_dataset", "masked_view", "DataReport", "IGNORE"]
 
@@ -44,6 +44,7 @@ def encode(tokenizer, messages, max_seq_length: int | None = None) -> dict:
     The template already holds <bos>, so the text is tokenized without adding special tokens
     again. Labels are IGNORE (-100) everywhere except the assistant's words and its end-of-turn
     token, which the model must learn in order to stop. `assistant_masks` marks the same tokens.
+    Example: `sw.encode(tok, ds[0]["messages"])`  # -> {"input_ids": [...], "attention_mask": [...], "labels": [...]}
     """
     text, spans = _assistant_spans(tokenizer, messages)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -57,7 +58,10 @@ def encode(tokenizer, messages, max_seq_length: int | None = None) -> dict:
 
 @dataclass
 class DataReport:
-    """What `check_dataset` measured on rows that all passed."""
+    """What `check_dataset` measured on rows that all passed.
+
+    Example: `print(sw.check_dataset(ds, tok))`  # -> "160 conversations pass every check. Tokens per example: ..."
+    """
 
     rows: int
     lengths: list[int]
@@ -135,7 +139,7 @@ def check_dataset(dataset, tokenizer, max_seq_length: int = 512) -> DataReport:
     Rows may hold `messages` (templated and encoded here) or `input_ids` (already tokenized,
     checked as they are, e.g. for a double <bos>). Raises DataError listing every bad row;
     returns a DataReport (lengths, trained share, `.plot()`) when all pass.
-    Example: `report = check_dataset(ds, tokenizer, max_seq_length=512)`
+    Example: `sw.check_dataset(ds, tok, max_seq_length=512)`  # -> a DataReport, or raises DataError listing bad rows
     """
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError("the tokenizer has no chat template: load it with stoic_workshop.load_model")
@@ -148,7 +152,7 @@ def check_dataset(dataset, tokenizer, max_seq_length: int = 512) -> DataReport:
             ids = list(row["input_ids"])
             mask = list(row.get("assistant_masks") or [int(x != IGNORE) for x in row.get("labels", ids)])
         else:
-            found = _row_problems(row, where)
+            found = conversation_problems(row, where)
             if found:
                 problems += found
                 continue
@@ -167,7 +171,7 @@ def check_dataset(dataset, tokenizer, max_seq_length: int = 512) -> DataReport:
 def masked_view(tokenizer, messages, placeholder: str = "░") -> str:
     """The training text as the loss sees it: masked stretches shown as a placeholder run.
 
-    Example: `print(masked_view(tokenizer, ds[0]["messages"]))`
+    Example: `print(sw.masked_view(tok, ds[0]["messages"]))`  # -> "[░░░ masked: 20 tokens ░░░]<the reply>..."
     """
     from itertools import groupby
 

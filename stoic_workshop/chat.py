@@ -70,7 +70,10 @@ def _token_id(tokenizer, token: str) -> int | None:
 
 
 def end_of_turn(tokenizer) -> str | None:
-    """The token that closes a chat turn for this tokenizer, e.g. "<end_of_turn>" for Gemma."""
+    """The token that closes a chat turn for this tokenizer, e.g. "<end_of_turn>" for Gemma.
+
+    Example: `sw.end_of_turn(chat_tok)`  # -> "<|im_end|>" for SmolLM2 (ChatML); None if it has no turn marker
+    """
     for token in _TURN_ENDS:
         if _token_id(tokenizer, token) is not None:
             return token
@@ -78,7 +81,10 @@ def end_of_turn(tokenizer) -> str | None:
 
 
 def check_chat_tokens(tokenizer) -> None:
-    """Each turn marker must be one special token; split into pieces, the model never learns it."""
+    """Each turn marker must be one special token; split into pieces, the model never learns it.
+
+    Example: `sw.check_chat_tokens(tok)`  # -> None if the markers are fine; raises ValueError naming a split marker
+    """
     names = ("<start_of_turn>", "<end_of_turn>") if _token_id(tokenizer, "<start_of_turn>") is not None \
         else tuple(t for t in ("<|im_start|>", "<|im_end|>") if _token_id(tokenizer, t) is not None)
     for token in names:

@@ -1,23 +1,116 @@
 """Checks for the "Your turn!" cells: like a unit test for the learner, in plain words.
 
-Each checker prints what is right, or raises CheckFailed saying what to fix; a notebook run
-headless (CI) therefore fails when an exercise is wrong, exactly as a learner would see.
+Every exercise starts undone: its cell holds a stub, e.g. `MY_PROMPT = ...  # TODO: a complaint of your own`.
+While the value still holds that `...` (anywhere in it), its checker prints one "Not done yet" line naming what to
+fill in and returns without raising, and the helpers for the cells after it (`ask_both`, `mix_yours`,
+`finetune_yours`) carry on without the learner's part, saying so: a notebook run top to bottom with no exercise
+done goes through. On an attempt, a checker prints what is right, or raises CheckFailed saying what to fix.
+CI runs the notebooks with the solutions filled in (`stoic-workshop workshop --solutions`, see workshop.py), so a
+solution that stops passing its check fails the run, exactly as a learner would see it.
 """
 
 from __future__ import annotations
 
 __all__ = ["CheckFailed", "check_my_prompt", "check_my_pairs", "check_lora_choice", "check_my_lexicon",
-           "check_my_rubric", "check_my_modelfile", "check_my_knowledge_question"]
+           "check_my_rubric", "check_my_modelfile", "check_my_knowledge_question", "ask_both", "mix_yours",
+           "finetune_yours"]
 
 
 class CheckFailed(AssertionError):
-    """An exercise is not done yet; the message says what to change."""
+    """An exercise attempt is not right yet; the message says what to change.
+
+    Example: `sw.check_my_prompt("", PROMPTS, tok)` raises CheckFailed("Not yet: set MY_PROMPT to a complaint ...")
+    """
+
+
+def _todo(*values) -> bool:
+    """Whether a value still holds the stub's `...` (Ellipsis): itself, or anywhere inside (list items, dict keys)."""
+    for value in values:
+        if value is Ellipsis:
+            return True
+        if isinstance(value, dict) and _todo(*value.keys(), *value.values()):
+            return True
+        if isinstance(value, (list, tuple, set)) and _todo(*value):
+            return True
+    return False
+
+
+def _not_done(names: str, what: str, meanwhile: str = "") -> None:
+    """The one line an untouched stub gets: not an error, a reminder of what to fill in."""
+    print(f"⏳ Not done yet: {names} still holds `...`: {what}, then run the cells from there again."
+          + (f" {meanwhile}" if meanwhile else ""))
+
+
+def _name(model) -> str:
+    return getattr(getattr(model, "load_report", None), "name", None) or type(model).__name__
+
+
+def ask_both(prompt, *, base, instruct, max_new_tokens: int = 60):
+    """Your complaint to both models, side by side: the base model continues the bare text, the instruct model
+    answers it inside its chat template. `base` and `instruct` are (model, tokenizer) pairs.
+
+    Example: `ask_both("Mondays.", base=(base_model, base_tok), instruct=(chat_model, chat_tok))` -> a table.
+    While MY_PROMPT is still `...`, nothing is generated and a line says so (returns None).
+    """
+    from .generation import complete, reply
+    from .show import side_by_side
+
+    if _todo(prompt):
+        return _not_done("MY_PROMPT", "write a complaint of your own there, in quotes",
+                         "Until then there is nothing to compare.")
+    (base_model, base_tok), (chat_model, chat_tok) = base, instruct
+    return side_by_side([prompt], {
+        f"Base: {_name(base_model)}": [complete(base_model, base_tok, prompt, max_new_tokens=max_new_tokens)],
+        f"Instruct: {_name(chat_model)}": [reply(chat_model, chat_tok, prompt, max_new_tokens=max_new_tokens)]})
+
+
+def mix_yours(train, pairs):
+    """The training conversations with your pairs (MY_PAIRS) added: `mix(train, load_pairs(pairs))`.
+
+    While MY_PAIRS is still `...`, the built-in conversations alone, and a line says so.
+    """
+    from .dataset import load_pairs, mix
+
+    if _todo(pairs):
+        print(f"⏳ MY_PAIRS is not done yet: the training data is the {len(train)} built-in conversations alone.")
+        return mix(train)
+    return mix(train, load_pairs(pairs))
+
+
+def finetune_yours(model, tokenizer, dataset, config, *, target_modules, lora_r, **settings):
+    """`finetune` with your LoRA choice: `target_modules` (MY_TARGETS) and `lora_r` (MY_RANK); other settings as
+    finetune's. While either is still `...`, nothing is trained, a line says so, and it returns None.
+
+    `config`: notebook 2's `StoicConfig` (or an adapter folder); `settings` override its fields, as in finetune.
+    Example: `finetune_yours(model, tok, data, config, output_dir="adapters/yours", target_modules=["q_proj"],
+    lora_r=4)`
+    Raises CheckFailed for a choice that cannot train (not a list of layer names, not a whole number).
+    """
+    from .train import finetune
+
+    if _todo(target_modules, lora_r):
+        return _not_done("MY_TARGETS or MY_RANK", "set MY_TARGETS to a list of layer names in quotes and MY_RANK "
+                         "to a whole number", "Nothing was trained.")
+    if isinstance(target_modules, str) or not isinstance(target_modules, (list, tuple)) or not target_modules \
+            or not all(isinstance(t, str) for t in target_modules):
+        raise CheckFailed(f"Not yet: MY_TARGETS must be a list of layer names in quotes, e.g. ['q_proj', 'v_proj'], "
+                          f"got {target_modules!r}.")
+    if isinstance(lora_r, bool) or not isinstance(lora_r, int) or lora_r < 1:
+        raise CheckFailed(f"Not yet: MY_RANK must be a whole number, 1 or more (the default run used 16), "
+                          f"got {lora_r!r}.")
+    return finetune(model, tokenizer, dataset, config, target_modules=list(target_modules), lora_r=lora_r,
+                    **settings)
 
 
 def check_my_prompt(prompt, prompts, tokenizer) -> None:
-    """Your own complaint: new, and what the chat template adds around it before the instruct model sees it."""
+    """Your own complaint: new, and what the chat template adds around it before the instruct model sees it.
+
+    Example: `sw.check_my_prompt("Mondays.", PROMPTS, chat_tok)` prints "✅ Well done: your complaint is ..."
+    """
     from .chat import render
 
+    if _todo(prompt):
+        return _not_done("MY_PROMPT", "write a complaint of your own there, in quotes")
     if not isinstance(prompt, str) or not prompt.strip():
         raise CheckFailed("Not yet: set MY_PROMPT to a complaint of your own, in quotes, e.g. \"Mondays.\"")
     if prompt.strip() in [p.strip() for p in prompts]:
@@ -30,18 +123,24 @@ def check_my_prompt(prompt, prompts, tokenizer) -> None:
 
 
 def check_my_pairs(pairs, tokenizer, max_seq_length: int = 512) -> None:
-    """Your own complaint -> Stoic reply pairs: at least two, replies of 40-120 words, and valid chat data."""
+    """Your own complaint -> Stoic reply pairs: at least two, replies of 40-120 words, and valid chat data.
+
+    Example: `sw.check_my_pairs(MY_PAIRS, tok, max_seq_length=512)` prints "✅ Well done: 2 pairs, ..."
+    """
     from .align import check_dataset
-    from .data import MAX_WORDS, MIN_WORDS, _words
+    from .data import MAX_WORDS, MIN_WORDS, split_words
     from .dataset import DataError, load_pairs
 
+    if _todo(pairs):
+        return _not_done("MY_PAIRS", "write two pairs or more of your own there (a complaint, and a Stoic reply of "
+                         f"{MIN_WORDS}-{MAX_WORDS} words)", "Until then the training data is the built-in data alone.")
     fixes = []
     if not isinstance(pairs, list) or len(pairs) < 2:
         raise CheckFailed("Write at least two pairs in MY_PAIRS, each {'complaint': ..., 'reply': ...}.")
     for i, pair in enumerate(pairs, start=1):
         pair = pair if isinstance(pair, dict) else {}  # load_pairs below names what is wrong with the row itself
         reply = pair.get("reply", "")
-        words = len(_words(reply)) if isinstance(reply, str) else 0
+        words = len(split_words(reply)) if isinstance(reply, str) else 0
         if "..." in str(pair.get("complaint", "")) or "..." in str(reply):
             fixes.append(f"pair {i}: replace the '...' placeholder with your own text")
         elif not MIN_WORDS <= words <= MAX_WORDS:
@@ -58,7 +157,13 @@ def check_my_pairs(pairs, tokenizer, max_seq_length: int = 512) -> None:
 
 
 def check_lora_choice(mine, reference) -> None:
-    """Your LoRA run vs the default one: fewer trainable parameters, and what that did to the loss."""
+    """Your LoRA run vs the default one: fewer trainable parameters, and what that did to the loss.
+
+    `mine` is None when `finetune_yours` trained nothing (MY_TARGETS or MY_RANK still `...`).
+    Example: `sw.check_lora_choice(mine, result)` prints "Well done. Trainable share: 3.50% ... -> 0.34% ..."
+    """
+    if mine is None:
+        return _not_done("MY_TARGETS or MY_RANK", "set both in the cell above the training cell")
     if mine.trainable >= reference.trainable:
         raise CheckFailed(f"Not yet: your run trains {mine.trainable:,} parameters, no fewer than the default run "
                           f"({reference.trainable:,}). Set MY_TARGETS to fewer layers (e.g. ['q_proj', 'v_proj']) "
@@ -77,14 +182,20 @@ def check_lora_choice(mine, reference) -> None:
 
 
 def check_my_lexicon(lexicon, scored) -> None:
-    """Your lexicon vs the built-in one: which words you added, and what they changed in the scores."""
-    from .score import LEXICON, _check, _terms, stoic_matches
+    """Your lexicon vs the built-in one: which words you added, and what they changed in the scores.
 
+    Example: `sw.check_my_lexicon(sw.add_words("serenity", "serene", "calm"), scored)` prints "Well done: you added"
+    """
+    from .score import LEXICON, check_lexicon, lexicon_terms, stoic_matches
+
+    if _todo(lexicon):
+        return _not_done("MY_LEXICON", "set it to sw.add_words(an idea, then its words), each in quotes, with a "
+                         "word the built-in LEXICON lacks")
     try:
-        _check(lexicon)
+        check_lexicon(lexicon)
     except (TypeError, ValueError) as err:
         raise CheckFailed(f"Not yet: {err}") from None
-    added = sorted(set(_terms(lexicon)) - set(_terms(LEXICON)))
+    added = sorted(set(lexicon_terms(lexicon)) - set(lexicon_terms(LEXICON)))
     if not added:
         raise CheckFailed("Not yet: MY_LEXICON has no word the built-in LEXICON lacks. Add one, e.g. "
                           "sw.add_words('serenity', 'serene', 'serenity').")
@@ -99,10 +210,18 @@ def check_my_lexicon(lexicon, scored) -> None:
               f"{group['stoic_score'].mean():.2f} -> {group['new_score'].mean():.2f} per 100 words.")
 
 
-def check_my_rubric(rubric, judged) -> None:
-    """Your rubric: a new criterion with five described levels, and verdicts that used it."""
-    from .judge import RUBRIC, check_rubric
+def check_my_rubric(rubric, judge, complaints, answers):
+    """Your rubric: a new criterion with five described levels; if it is one, `judge` scores `answers` with it.
 
+    Example: `check_my_rubric(MY_RUBRIC, judge, table["prompt"][:4], table["fine-tuned"][:4])`
+    Returns the verdicts (one row per answer), or None while MY_RUBRIC still holds `...` (nothing is judged).
+    """
+    from .judging import RUBRIC, check_rubric
+    from .judging import judge as judge_answers
+
+    if _todo(rubric):
+        return _not_done("MY_RUBRIC", "give your criterion a name in quotes, a question, and five levels described "
+                         "in words", "No answer was judged.")
     try:
         rubric = check_rubric(rubric)
     except ValueError as err:
@@ -111,10 +230,7 @@ def check_my_rubric(rubric, judged) -> None:
     if not added:
         raise CheckFailed("Not yet: MY_RUBRIC has no criterion the built-in RUBRIC lacks. Add one with sw.RUBRIC | "
                           "{'name': {'question': ..., 'levels': {1: ..., 2: ..., 3: ..., 4: ..., 5: ...}}}.")
-    missing = [c for c in added if c not in judged.columns]
-    if missing:
-        raise CheckFailed(f"Not yet: the verdicts have no {', '.join(missing)} column: judge again with "
-                          "rubric=MY_RUBRIC.")
+    judged = judge_answers(complaints, answers, judge, rubric=rubric)
     ok = judged[judged["error"].isna()]
     print(f"Well done: you added {', '.join(repr(c) for c in added)}; {len(ok)} of {len(judged)} answers were "
           "judged on it" + (f" ({len(judged) - len(ok)} verdicts failed and are counted apart, not as zeros)"
@@ -122,18 +238,36 @@ def check_my_rubric(rubric, judged) -> None:
     for c in added:
         if len(ok):
             print(f"  {c}: mean {ok[c].mean():.2f} of 5, scores {sorted(ok[c].astype(int).tolist())}")
+    return judged
 
 
-def check_my_modelfile(path, tokenizer) -> None:
-    """Your Ollama Modelfile: the GGUF it points at, the chat template, the stop token, and your SYSTEM line."""
+def check_my_modelfile(path, tokenizer, system=None) -> None:
+    """Your Ollama Modelfile: the GGUF it points at, the chat template, the stop token, and your SYSTEM line.
+
+    With `system` (MY_SYSTEM), the Modelfile at `path` is first written again with it as its SYSTEM line (by
+    `modelfile`, for the GGUF its FROM line names) and shown; while MY_SYSTEM is still `...`, only a line says so.
+    Example: `sw.check_my_modelfile("deploy/Modelfile", tok, system="You are Seneca.")` prints "✅ Well done: ..."
+    """
     import re
     from pathlib import Path
 
     from .chat import end_of_turn
+    from .export import modelfile
 
     path = Path(path)
+    if _todo(system):
+        return _not_done("MY_SYSTEM", "write a system prompt of your own there, in quotes",
+                         f"{path} has no SYSTEM line until then.")
     if not path.is_file():
         raise CheckFailed(f"Not yet: no Modelfile at {path}. Run the cell above that calls sw.modelfile(...).")
+    if system is not None:
+        if not isinstance(system, str) or not system.strip():
+            raise CheckFailed("Not yet: MY_SYSTEM must be a sentence or two in quotes, e.g. \"You are Seneca, "
+                              "writing a short letter to a friend.\"")
+        named = re.search(r"^FROM (.+)$", path.read_text(), re.M)
+        if named:
+            modelfile(path.parent / named.group(1).strip(), tokenizer, system=system)
+            print(path.read_text())
     text = path.read_text()
     fixes = []
     source = re.search(r"^FROM (.+)$", text, re.M)
@@ -169,9 +303,15 @@ def _magic(path) -> bytes:
 
 def check_my_knowledge_question(question, answer, facts, model, tokenizer, k: int = 3) -> None:
     """Your own question about the facts: new (no phrasing in the set), with an answer the facts hold; then it is
-    asked closed book and with retrieval, and each answer is marked right or wrong."""
+    asked closed book and with retrieval, and each answer is marked right or wrong.
+
+    Example: `sw.check_my_knowledge_question("To which island was Seneca sent?", "Corsica", facts, model, tok)`
+    """
     from .knowledge import Fact, ask, grade, unknown_questions
 
+    if _todo(question, answer):
+        return _not_done("MY_QUESTION or MY_ANSWER", "ask a question of your own about one of the facts, in "
+                         "quotes, and put the word its answer must contain in MY_ANSWER")
     if not isinstance(question, str) or len(question.split()) < 3:
         raise CheckFailed("Not yet: set MY_QUESTION to a question of at least three words, in quotes.")
     if not isinstance(answer, str) or not answer.strip():

@@ -6,7 +6,7 @@
     stoic-workshop hardware                what this machine offers
     stoic-workshop data [--out data]       write the default Stoic dataset as JSONL
     stoic-workshop train [--model M] [--data FILE] [--out adapters] [--steps 60] [--resume]
-                                           fine-tune with LoRA and save the adapters
+                                           fine-tune with LoRA (the workshop's StoicConfig) and save the adapters
     stoic-workshop eval ADAPTERS [--out eval]  scores before/after with intervals, forgetting, HTML report
     stoic-workshop export ADAPTERS [--out export] [--quant q8_0 ...]
                                            merge, write GGUF + Ollama Modelfile, run each file to check it
@@ -23,7 +23,8 @@ import argparse
 import sys
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The `stoic-workshop` command line: one subcommand per job (`build_parser().parse_args(["run", "--help"])`)."""
     parser = argparse.ArgumentParser(prog="stoic-workshop", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("workshop", help="run the course notebooks headless and keep executed copies")
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="offline", choices=["offline", "colab"])
     run.add_argument("--alone", action="store_true", help="give each notebook its own empty folder, as Colab opens "
                                                           "it from its badge (default: one shared folder)")
+    run.add_argument("--solutions", action="store_true", help="fill each exercise's TODO stub with the solution "
+                                                              "from its 'Solution and discussion' cell first, as "
+                                                              "CI runs them (default: exercises left undone)")
     run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="only these notebooks (default: all, in order)")
     sub.add_parser("models", help="list the model presets")
     prep = sub.add_parser("prepare", help="convert and cache the offline models")
@@ -44,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                                                          "the repository's own data/)")
     data.add_argument("--seed", type=int, default=3407)
     train = sub.add_parser("train", help="fine-tune a model with LoRA on Stoic conversations; save the adapters")
-    train.add_argument("--model", default="gemma-3-270m", help="preset name or model folder (default: gemma-3-270m)")
+    train.add_argument("--model", default=None, help="preset name or model folder (default: picked for this "
+                                                     "machine, as for `run`: the offline SmolLM2 without a GPU)")
     train.add_argument("--data", default=None,
                        help="JSONL/CSV of complaint/reply pairs or conversations (default: the built-in pairs)")
     train.add_argument("--out", default="adapters", help="adapter folder (default: adapters)")
@@ -52,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps (default 10)")
     train.add_argument("--rank", type=int, default=None, help="LoRA rank r (default 16)")
     train.add_argument("--targets", default=None, help="comma-separated layers, e.g. q_proj,v_proj (default: all)")
-    train.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-4)")
+    train.add_argument("--lr", type=float, default=None, help="learning rate (default: from the model's size, "
+                                                                "1e-3 under 500M parameters, else 2e-4)")
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     train.add_argument("--no-energy", action="store_true", help="do not measure energy with CodeCarbon")
     export = sub.add_parser("export", help="merge adapters into the base, write GGUF file(s) and an Ollama "
@@ -108,13 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     slides.add_argument("--figures", default=None, help="folder for the figures (default: slides/figures)")
     slides.add_argument("--out", default=None, help="HTML file to write (default: slides/deck.html)")
     slides.add_argument("--deck", default=None, help="Markdown deck (default: slides/deck.md)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     if args.command == "workshop":
         from .workshop import workshop
 
         try:
-            workshop(args.out, args.profile, alone=args.alone, names=args.notebooks or None)
+            workshop(args.out, args.profile, alone=args.alone, names=args.notebooks or None, solutions=args.solutions)
         except (RuntimeError, ValueError, FileNotFoundError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _train(args) -> int:
     from .dataset import DataError, load_pairs, make_dataset
-    from .models import load_model
+    from .models import load_model, pick_models
     from .train import TrainingDiverged, finetune
 
     settings = {k: v for k, v in {"max_steps": args.steps, "save_steps": args.save_steps, "lora_r": args.rank,
@@ -198,10 +208,13 @@ def _train(args) -> int:
     if args.targets:
         settings["target_modules"] = [t.strip() for t in args.targets.split(",") if t.strip()]
     try:
+        from .config import StoicConfig
+
+        config = StoicConfig(output_dir=args.out, **settings)  # a bad setting is said before any loading
         dataset = load_pairs(args.data) if args.data else make_dataset()
-        model, tokenizer = load_model(args.model)
-        result = finetune(model, tokenizer, dataset, args.out, resume=args.resume,
-                          energy=False if args.no_energy else None, **settings)
+        model, tokenizer = load_model(args.model or pick_models()[1])
+        result = finetune(model, tokenizer, dataset, config, resume=args.resume,
+                          energy=False if args.no_energy else None)
     except (DataError, TrainingDiverged, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -210,37 +223,26 @@ def _train(args) -> int:
 
 
 def _export(args) -> int:
-    from pathlib import Path
-
     from transformers import AutoTokenizer
 
-    from .data import eval_prompts
-    from .export import merge, modelfile, to_gguf, verify
+    from .export import export_all, merge, modelfile
+    from .files import RunFolder
 
-    out = Path(args.out)
+    out = RunFolder(args.out)
     try:
         from .files import writable_folder
 
-        writable_folder(out)  # before the minutes of merging
+        writable_folder(out.root)  # before the minutes of merging
         print(f"Merging {args.adapters} into its base...")
-        merged = merge(args.adapters, out / "merged")
+        merged = merge(args.adapters, out.merged)
         print(f"merged model: {merged}")
         tokenizer = AutoTokenizer.from_pretrained(merged)
-        files = []
-        for quant in args.quant:
-            print(f"Converting to GGUF {quant.upper()}...")
-            files.append(to_gguf(merged, out / f"{args.name}-{quant}.gguf", quant=quant))
-        modelfile(files[0], tokenizer, system=args.system, name=args.name)
-        if not args.no_verify:
-            failed = 0
-            for path in files:
-                check = verify(path, eval_prompts()[0], merged=merged if path.name.endswith(("f16.gguf", "q8_0.gguf"))
-                               else None, with_transformers=False)
-                print(check)
-                failed += not check.ok
-            if failed:
-                print(f"error: {failed} exported file(s) failed their check", file=sys.stderr)
-                return 1
+        files = list(export_all(merged, out.root, args.quant, name=args.name, check=not args.no_verify))
+        modelfile(files[0].path, tokenizer, system=args.system, name=args.name)
+        failed = sum(f.check is not None and not f.check.ok for f in files)
+        if failed:
+            print(f"error: {failed} exported file(s) failed their check (see {out.checks})", file=sys.stderr)
+            return 1
     except (OSError, ValueError, RuntimeError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -267,7 +269,9 @@ def _eval(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         meter = Energy(output_dir=str(out), enabled=not args.no_energy)
         scored, summary_table, forgot = evaluate(tuned, tokenizer, out, questions, meter)
-        path = report(out / "report.html", scored, summary_table=summary_table, forgetting_table=forgot,
+        from .files import RunFolder
+
+        path = report(RunFolder(out).report, scored, summary_table=summary_table, forgetting_table=forgot,
                       energy=None if args.no_energy else meter)
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)

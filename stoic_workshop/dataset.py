@@ -13,19 +13,24 @@ import csv
 import io
 import json
 import os
+import random
 from pathlib import Path
 
 from . import data
 from .files import course_dir
 
-__all__ = ["DataError", "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "write_default_data"]
+__all__ = ["DataError", "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "write_default_data",
+           "conversation_problems"]
 
 ROLES = ("system", "user", "assistant")
 DATA_DIR = course_dir("data")   # read-only: the copy inside the wheel, or a checkout's data/ (see files.py)
 
 
 class DataError(ValueError):
-    """Every problem found in a set of rows, one line each."""
+    """Every problem found in a set of rows, one line each.
+
+    Example: `except sw.DataError as err: print(err.problems)`  # -> ["row 2: field 'messages' is missing ...", ...]
+    """
 
     def __init__(self, source: str, problems: list[str], consequence: str = "nothing was loaded"):
         self.problems = problems
@@ -38,19 +43,27 @@ def make_dataset(n: int | None = None, seed: int = 3407, system: str | None = No
     """The built-in Stoic pairs as a `datasets.Dataset` with a `messages` column.
 
     Deterministic for a seed, no network and no model needed. `system` adds a system turn.
-    Example: `ds = stoic_workshop.make_dataset(n=80)`; `ds[0]["messages"]`
+    Example: `sw.make_dataset(n=80)[0]["messages"]`  # -> [{"role": "user", ...}, {"role": "assistant", ...}]
     """
     from datasets import Dataset
 
-    rows = []
+    rows, problems = [], []
     for pair in data.make_pairs(n, seed):
-        rows.append({"messages": data.to_messages(pair, system)["messages"], "id": pair["id"],
-                     "area": pair["area"], "idea": pair["idea"]})
+        conversation, found = _from_pair(dict(pair, system=system), f"pair {pair['id']!r}")
+        problems += found
+        if conversation:
+            rows.append({"messages": conversation["messages"], "id": pair["id"], "area": pair["area"],
+                         "idea": pair["idea"]})
+    if problems:  # a whitespace-only `system`, or a bad edit of tables/pairs.jsonl (tests/test_data.py checks it)
+        raise DataError("make_dataset", problems)
     return Dataset.from_list(rows)
 
 
-def _row_problems(row, where: str) -> list[str]:
-    """What is wrong with one conversation row, as readable lines (empty when the row is fine)."""
+def conversation_problems(row, where: str) -> list[str]:
+    """What is wrong with one conversation row, as readable lines (empty when the row is fine).
+
+    Example: `conversation_problems({"messages": []}, "row 1")`  # -> ["row 1: field 'messages' must be a ..."]
+    """
     if not isinstance(row, dict):
         return [f"{where}: expected an object with a 'messages' list, got {type(row).__name__}"]
     if "messages" not in row:
@@ -92,7 +105,7 @@ def _from_pair(row, where: str) -> tuple[dict | None, list[str]]:
         system = row.get("system") or None
         row = {"messages": ([{"role": "system", "content": system}] if system else [])
                + [{"role": "user", "content": row["complaint"]}, {"role": "assistant", "content": row["reply"]}]}
-    problems = _row_problems(row, where)
+    problems = conversation_problems(row, where)
     return (None if problems else {"messages": row["messages"]}), problems
 
 
@@ -161,7 +174,7 @@ def load_pairs(source):
 
     Rows are either `{"complaint": ..., "reply": ...}` (CSV columns of those names, optional
     `system`) or `{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}`.
-    Example: `mine = load_pairs([{"complaint": "Mondays.", "reply": "..."}])`
+    Example: `sw.load_pairs([{"complaint": "Mondays.", "reply": "..."}])`  # -> Dataset with a `messages` column
     Raises DataError listing every bad row (file, row, field); nothing is dropped silently.
     """
     from datasets import Dataset
@@ -182,7 +195,10 @@ def load_pairs(source):
 
 
 def mix(*datasets_):
-    """One dataset of conversations from several (built-in and your own), in order."""
+    """One dataset of conversations from several (built-in and your own), in order.
+
+    Example: `sw.mix(sw.make_dataset(n=80), sw.load_pairs("mine.csv"))`  # -> Dataset of 80 + your rows
+    """
     from datasets import Dataset
 
     rows = [{"messages": row["messages"]} for ds in datasets_ for row in ds]
@@ -190,18 +206,32 @@ def mix(*datasets_):
 
 
 def train_eval_split(dataset, eval_fraction: float = 0.1, seed: int = 3407):
-    """A DatasetDict with `train` and `eval`, split by complaint so no complaint is in both."""
+    """A DatasetDict with `train` and `eval`, split by complaint so no complaint is in both.
+
+    Complaints (first user turns) are compared case- and spacing-blind, so near-identical prompts cannot leak into
+    evaluation; a private RNG picks about `eval_fraction` of them, whatever the caller's global random state.
+    Example: `sw.train_eval_split(ds, eval_fraction=0.1)`  # -> DatasetDict({"train": ..., "eval": ...})
+    """
     from datasets import DatasetDict
 
-    keyed = [{"complaint": next(t["content"] for t in m if t["role"] == "user"), "index": i}
-             for i, m in enumerate(dataset["messages"])]
-    train, held_out = data.split(keyed, eval_fraction, seed)
-    return DatasetDict(train=dataset.select([p["index"] for p in train]),
-                       eval=dataset.select([p["index"] for p in held_out]))
+    keys = [data.normalise_text(next(t["content"] for t in m if t["role"] == "user")) for m in dataset["messages"]]
+    if not 0 < eval_fraction < 1:
+        raise ValueError(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
+    complaints = sorted(set(keys))
+    if len(complaints) < 2:
+        raise ValueError(f"need at least 2 distinct complaints to split, got {len(complaints)}")
+    random.Random(seed).shuffle(complaints)
+    n_eval = min(len(complaints) - 1, max(1, round(len(complaints) * eval_fraction)))
+    held_out = set(complaints[:n_eval])
+    return DatasetDict(train=dataset.select([i for i, key in enumerate(keys) if key not in held_out]),
+                       eval=dataset.select([i for i, key in enumerate(keys) if key in held_out]))
 
 
 def save_jsonl(dataset, path) -> Path:
-    """One conversation per line, UTF-8, readable in any editor."""
+    """One conversation per line, UTF-8, readable in any editor.
+
+    Example: `sw.save_jsonl(ds, "data/mine.jsonl")`  # -> Path("data/mine.jsonl")
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -65,6 +65,8 @@ class Energy:
     lookup). CodeCarbon appends a row per phase to `output_dir`/emissions.csv, with the phase as `project_name`.
     `enabled=False` runs and times the phases without measuring energy (e.g. to rule CodeCarbon out).
     `measure_power_secs` is CodeCarbon's sampling interval; the start and end of a phase are always sampled.
+
+    Example: `energy = sw.Energy(country="GBR")`; then `with energy.phase("training"): ...` and `energy.report()`
     """
 
     def __init__(self, country: str = "GBR", output_dir: str = "runs/energy", enabled: bool = True,
@@ -156,7 +158,7 @@ class Energy:
         intensity = f" ({grams / kwh:.1f} g CO2eq per kWh)" if kwh > 0 else ""
         return "\n".join([f"Energy per phase ({self.country} grid):", *map(_line, self.phases),
                           f"Total: {kwh:.3g} kWh, {grams:.3g} g CO2eq{intensity}.",
-                          _power_caveat(measured), _in_context(kwh, grams)])
+                          _power_caveat(measured), in_context(kwh, grams)])
 
     __repr__ = __str__
 
@@ -237,7 +239,7 @@ def _power_caveat(measured: list[_Phase]) -> str:
     return "CPU power was measured from a hardware energy counter."
 
 
-def _in_context(kwh: float, grams: float) -> str:
+def in_context(kwh: float, grams: float) -> str:
     charges = kwh / SMARTPHONE_CHARGE_KWH
     phone = f"{charges:.2%} of one smartphone charge" if charges < 1 else f"{charges:.3g} smartphone charges"
     return (f"That is {phone} (~{SMARTPHONE_CHARGE_KWH} kWh). Pre-training Llama 2 7B emitted 31.22 t CO2eq, "

@@ -5,7 +5,7 @@ Three ways to look, as on the slides, each with its blind spot:
 - score them: the keyword Stoic score (cheap, rewards words not meaning) and the meaning score (embeddings),
   beside two counts that catch a model imitating the form of Stoic writing: name-drops, and invented quotations
   (`quotes.check_quotes`: a quotation credited to a real Stoic that is not in the package's table);
-- ask a judge model with a rubric (see `judge.py`: as good as the judge, so calibrate it first).
+- ask a judge model with a rubric (see `judging.py`: as good as the judge, so calibrate it first).
 Plus the check the fine-tuning slides only warn about: catastrophic forgetting, measured as the change in
 perplexity on ordinary English text that has nothing to do with Stoicism.
 
@@ -33,8 +33,8 @@ from tqdm.auto import tqdm
 
 from .data import eval_prompts
 from .dataset import DATA_DIR
-from .generate import generate
-from .judge import LocalJudge
+from .generation import generate
+from .clients import LocalJudge
 from .quotes import check_quotes, highlight_quotes
 from .score import highlight, meaning_score, name_drops, stoic_matches
 
@@ -46,7 +46,10 @@ __all__ = ["answers", "read_answers", "score_answers", "bootstrap_ci", "summary"
 
 
 def read_answers(path):
-    """A saved answer table (CSV or JSONL), or None if there is none yet."""
+    """A saved answer table (CSV or JSONL), or None if there is none yet.
+
+    Example: `sw.read_answers("eval/answers.csv")`  # -> DataFrame (a `prompt` column, one per model), or None
+    """
     import pandas as pd
 
     path = Path(path)
@@ -82,6 +85,7 @@ def answers(model, tokenizer, prompts: list[str] | None = None, *, name: str, ou
     models decoded greedily fall into loops ("the road is the road, and the road is the road"), so a mild
     repetition penalty and a ban on repeated 4-word runs are on for every model alike; 1.0 and 0 turn them off.
     Returns the whole table: a `prompt` column and one column per model answered so far.
+    Example: `sw.answers(tuned, tok, name="fine-tuned", out="eval/answers.csv")`  # -> a table: prompt, ..., fine-tuned
     """
     import pandas as pd
 
@@ -180,6 +184,7 @@ def score_answers(table, *, lexicon=None, meaning: bool = True):
     The meaning score (embedding similarity to Stoic minus generic-advice references) uses the packaged
     MiniLM; `meaning=False` skips it where sentence-transformers is not installed. `invented` is 1.0 when the
     answer holds a quotation that is unverified or misattributed (`quotes.check_quotes`), listed in `quotes`.
+    Example: `sw.score_answers(table, meaning=False)`  # -> DataFrame: prompt, model, answer, stoic_score, ..., quotes
     """
     import pandas as pd
 
@@ -205,6 +210,7 @@ def bootstrap_ci(values, *, paired_with=None, confidence: float = 0.95, resample
     With `paired_with`, the mean of `values - paired_with` row by row, which is the right interval for the
     same prompts answered by two models (each prompt's difficulty cancels out). Fewer than two values, or all
     values equal, give an interval as wide as the data allows (low = high when they are all the same).
+    Example: `sw.bootstrap_ci([1, 2, 3, 4])`  # -> (2.5, 1.5, 3.5)
     """
     import numpy as np
     from scipy.stats import bootstrap
@@ -235,6 +241,7 @@ def summary(scored, *, before: str | None = None, after: str | None = None, pair
 
     `before`/`after` name the two models (default: the first and last in `scored`). `pairwise` is the table
     from `judge.compare`; its win rate counts a win only when the judge agreed in both answer orders.
+    Example: `sw.summary(scored, before="base", after="tuned")`  # -> columns metric, base, tuned, change (paired)
     """
     import pandas as pd
 
@@ -273,7 +280,10 @@ def summary(scored, *, before: str | None = None, after: str | None = None, pair
 
 
 def plot_scores(scored, path=None):
-    """Score distributions per model, one panel per score: where the mass moved, not just the mean."""
+    """Score distributions per model, one panel per score: where the mass moved, not just the mean.
+
+    Example: `sw.plot_scores(scored, "eval/scores.png")`  # -> a matplotlib Figure, also saved to the path
+    """
     import matplotlib.pyplot as plt
 
     metrics = [m for m in ("stoic_score", "meaning_score") if not scored[m].isna().all()]
@@ -307,6 +317,7 @@ def perplexity(model, tokenizer, text: str | None = None, *, window: int = 512, 
     """Perplexity of `text` with a sliding window: every token is predicted with up to `window` tokens of context.
 
     Lower is better; a fine-tune that raises it a lot on general text has started to forget plain English.
+    Example: `sw.perplexity(model, tok)`  # -> a float, on the packaged general English text
     """
     import math
 
@@ -339,6 +350,7 @@ def forgetting(models, tokenizer, text: str | None = None, *, window: int = 512)
 
     `models` is a dict of name -> model, or a PEFT model: then "before" is the same model with its adapters
     switched off (`disable_adapter`) and "fine-tuned" with them on, so only one copy sits in memory.
+    Example: `sw.forgetting({"base": base, "fine-tuned": tuned}, tok)`  # -> DataFrame: model, perplexity, change %
     """
     import pandas as pd
 
@@ -357,10 +369,13 @@ def forgetting(models, tokenizer, text: str | None = None, *, window: int = 512)
 
 
 def side_by_side_scored(scored, *, lexicon=None, width: str = "28em"):
-    """Complaint | one column per model with matched keywords highlighted and its scores underneath."""
+    """Complaint | one column per model with matched keywords highlighted and its scores underneath.
+
+    Example: `sw.side_by_side_scored(sw.score_answers(table))`  # -> a pandas Styler the notebook shows as HTML
+    """
     import pandas as pd
 
-    from .show import _readable
+    from .show import readable_table
 
     models = list(dict.fromkeys(scored["model"]))
     rows = []
@@ -374,10 +389,10 @@ def side_by_side_scored(scored, *, lexicon=None, width: str = "28em"):
             r = r.iloc[0]
             meaning = "" if r["meaning_score"] != r["meaning_score"] else f" · meaning {r['meaning_score']:+.3f}"
             invented = " · <b>invented quotation</b>" if r.get("invented", 0) else ""
-            row[m] = (_highlight_answer(r["answer"], lexicon)
+            row[m] = (highlight_answer(r["answer"], lexicon)
                       + f"<br><small>Stoic score {r['stoic_score']:.1f}{meaning}{invented}</small>")
         rows.append(row)
-    return _readable(pd.DataFrame(rows), width).set_table_styles(
+    return readable_table(pd.DataFrame(rows), width).set_table_styles(
         [{"selector": "th", "props": [("text-align", "left")]},
          {"selector": "mark", "props": [("background", IDEA_COLOUR)]},
          {"selector": "mark.quote-unverified, mark.quote-misattributed",
@@ -388,7 +403,7 @@ def side_by_side_scored(scored, *, lexicon=None, width: str = "28em"):
 IDEA_COLOUR, INVENTED_COLOUR, VERIFIED_COLOUR = "#ffe08a", "#f7b0b0", "#bfe3c0"  # yellow, red, green
 
 
-def _highlight_answer(text: str, lexicon=None) -> str:
+def highlight_answer(text: str, lexicon=None) -> str:
     """Stoic ideas in yellow; quotations in their own colour: red when invented or misattributed, green when real."""
     return highlight_quotes(text, between=lambda part: highlight(part, lexicon=lexicon), titles=True)
 
@@ -404,6 +419,7 @@ def report(path, scored, *, summary_table=None, judged=None, pairwise=None, forg
     """One standalone HTML file a person can open anywhere: summary, plots, tables and every answer.
 
     `extra`: more sections, {heading: DataFrame}, placed before the answers (the main job adds sizes and timings).
+    Example: `sw.report("eval/report.html", scored, energy=energy)`  # -> Path("eval/report.html")
     """
     import matplotlib.pyplot as plt
 
@@ -461,16 +477,16 @@ def pick_judge(kind: str | None = None, *, model=None, tokenizer=None, verbose: 
     - "local": `model` and `tokenizer` (a transformers chat model) judge in this process; a PEFT model judges
       with its adapters switched off.
     None picks the first that works in that order. A local server stops with `judge.close()` or at exit.
+    Example: `judge = sw.pick_judge("local", model=chat, tokenizer=chat_tok)`  # prints "Judge: ..."; returns the judge
     """
     import atexit
 
-    from .judge import OPENAI_URL, OpenAIJudge, _api_key
-    from .teacher import PLACEHOLDER_KEY
+    from .clients import OPENAI_URL, PLACEHOLDER_KEY, OpenAIJudge, api_key
 
     if kind is None:
         import importlib.util
 
-        if os.environ.get("OPENAI_BASE_URL", "").strip() or _api_key("OPENAI_API_KEY") != PLACEHOLDER_KEY:
+        if os.environ.get("OPENAI_BASE_URL", "").strip() or api_key("OPENAI_API_KEY") != PLACEHOLDER_KEY:
             kind = "openai"
         elif importlib.util.find_spec("llama_cpp") is not None:
             kind = "local-server"

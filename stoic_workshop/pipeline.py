@@ -12,6 +12,9 @@ Ctrl-C, a Colab disconnect) instead of starting over. Training resumes from its 
     data.jsonl  adapter/  loss.png  answers.csv  scores.csv  summary.csv  scores.png  forgetting.csv
     emissions.csv  merged/  stoic-q8_0.gguf  Modelfile  checks.csv  report.html  run.json  made_from.json
 
+(`files.RunFolder` names them.) It trains by the same recipe as `stoic-workshop train` and notebook 2:
+`StoicConfig(output_dir=<out>/adapter, max_steps=steps)`, the learning rate picked from the model's size.
+
 While a run works, `run.lock` names its process: a second run into the same folder says who holds it and stops.
 """
 
@@ -26,12 +29,10 @@ import socket
 import time
 from pathlib import Path
 
-from .files import writable_folder
+from .files import RunFolder, writable_folder
 
 __all__ = ["run", "pick_questions"]
 
-MADE_FROM = "made_from.json"  # {step: the fingerprints of the inputs its output was made from}
-EVALUATION = ("answers.csv", "scores.csv", "summary.csv", "forgetting.csv", "scores.png")
 SKIPPED, DONE, REDONE = "already there", "done", "redone"
 
 
@@ -51,7 +52,7 @@ def pick_questions(prompts: int | None = None) -> list[str]:
 def _check_arguments(model: str | None, steps: int, quants: tuple[str, ...]) -> None:
     """Refuse bad arguments before anything is written or loaded (the prompts: `pick_questions`)."""
     from .export import QUANTS
-    from .models import _resolve
+    from .models import resolve_model
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a whole number of at least 1 (optimizer steps to train), got {steps!r}: "
@@ -60,7 +61,7 @@ def _check_arguments(model: str | None, steps: int, quants: tuple[str, ...]) -> 
     if not quants or unknown:
         raise ValueError(f"quants must name one or more of {', '.join(QUANTS)}, got {list(quants)!r}.")
     if model is not None:
-        _resolve(model)  # an unknown preset name: ValueError with the known ones
+        resolve_model(model)  # an unknown preset name: ValueError with the known ones
 
 
 def _fingerprint(*inputs: Path | str) -> str:
@@ -90,21 +91,22 @@ def _status(out: Path, label: str, inputs: dict, *outputs: Path) -> str:
     if made == inputs:
         return SKIPPED
     changed = [key for key in inputs if made and made.get(key) != inputs[key]]
-    why = f"its {' and '.join(changed)} changed" if changed else f"{MADE_FROM} does not say what it was made from"
+    why = f"its {' and '.join(changed)} changed" if changed else "made_from.json does not say what it was made from"
     print(f"[{label}] {outputs[0].name} is out of date ({why}): making it again.", flush=True)
     return REDONE
 
 
 def _made_from(out: Path) -> dict:
-    path = out / MADE_FROM
+    path = RunFolder(out).made_from
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _remember(out: Path, label: str, inputs: dict) -> None:
     """Record what `label`'s output was made from; only once it is complete, so a crash leaves it to be redone."""
-    part = out / (MADE_FROM + ".part")
+    path = RunFolder(out).made_from
+    part = path.with_name(path.name + ".part")
     part.write_text(json.dumps(_made_from(out) | {label: inputs}, indent=1))
-    os.replace(part, out / MADE_FROM)
+    os.replace(part, path)
 
 
 def _trained(adapter: Path, steps: int) -> bool:
@@ -118,18 +120,18 @@ def evaluate(tuned, tokenizer, out: Path, questions: list[str], meter, *, progre
 
     from .evaluate import answers, forgetting, plot_scores, score_answers, summary
 
-    out = Path(out)
+    run = RunFolder(out)
     with meter.phase("evaluation"):
         with tuned.disable_adapter():
-            answers(tuned, tokenizer, questions, name="before", out=out / "answers.csv", progress=progress)
-        table = answers(tuned, tokenizer, questions, name="fine-tuned", out=out / "answers.csv", progress=progress)
+            answers(tuned, tokenizer, questions, name="before", out=run.answers, progress=progress)
+        table = answers(tuned, tokenizer, questions, name="fine-tuned", out=run.answers, progress=progress)
         scored = score_answers(table)
         summary_table = summary(scored)
         forgot = forgetting(tuned, tokenizer)
-    scored.to_csv(out / "scores.csv", index=False)
-    summary_table.to_csv(out / "summary.csv", index=False)
-    forgot.to_csv(out / "forgetting.csv", index=False)
-    plt.close(plot_scores(scored, out / "scores.png"))
+    scored.to_csv(run.scores, index=False)
+    summary_table.to_csv(run.summary, index=False)
+    forgot.to_csv(run.forgetting, index=False)
+    plt.close(plot_scores(scored, run.scores_plot))
     return scored, summary_table, forgot
 
 
@@ -137,10 +139,11 @@ def _read_evaluation(out: Path):
     """The tables `evaluate` saved in `out`, for a rerun whose evaluation is up to date."""
     import pandas as pd
 
-    scored = pd.read_csv(out / "scores.csv")
+    run = RunFolder(out)
+    scored = pd.read_csv(run.scores)
     for column in ("prompt", "answer"):
         scored[column] = scored[column].fillna("")
-    return scored, pd.read_csv(out / "summary.csv", keep_default_na=False), pd.read_csv(out / "forgetting.csv")
+    return scored, pd.read_csv(run.summary, keep_default_na=False), pd.read_csv(run.forgetting)
 
 
 def run(out: str | os.PathLike = "stoic-run", *, model: str | None = None, steps: int = 60,
@@ -160,9 +163,6 @@ def run(out: str | os.PathLike = "stoic-run", *, model: str | None = None, steps
                     progress=progress)
 
 
-LOCK = "run.lock"
-
-
 @contextlib.contextmanager
 def _lock(out: Path):
     """Hold `out` for this run: `out`/run.lock names this process until the run ends (or fails).
@@ -170,7 +170,7 @@ def _lock(out: Path):
     Two runs into one folder duplicated all the work and one crashed in merge. A lock left by a run that was
     killed (its process is gone) is taken over, and said so.
     """
-    path = out / LOCK
+    path = RunFolder(out).lock
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     while True:
         try:
@@ -216,18 +216,18 @@ def _alive(pid) -> bool:
 
 
 def _run(out: Path, questions: list[str], *, model, steps, quants, name, energy, progress):
-    import importlib.util
-
     import pandas as pd
 
+    from .config import StoicConfig
     from .dataset import load_pairs, make_dataset, save_jsonl
     from .energy import Energy
     from .evaluate import report
-    from .export import LLAMA_CPP_PYTHON, merge, modelfile, to_gguf, verify
+    from .export import export_all, merge, modelfile
     from .models import load_adapters, load_model, pick_models
-    from .train import finetune, learning_rate_for
+    from .train import finetune
 
     model_name = model or pick_models()[1]
+    run = RunFolder(out)
     meter = Energy(output_dir=str(out), enabled=energy)
     steps_done: list[dict] = []
 
@@ -238,96 +238,81 @@ def _run(out: Path, questions: list[str], *, model, steps, quants, name, energy,
 
     # 1. data
     t = time.time()
-    data_file = out / "data.jsonl"
-    ready = data_file.is_file()
+    ready = run.data.is_file()
     if not ready:
-        save_jsonl(make_dataset(), data_file)
-    dataset = load_pairs(data_file)
-    step("data", data_file, SKIPPED if ready else DONE, t)
+        save_jsonl(make_dataset(), run.data)
+    dataset = load_pairs(run.data)
+    step("data", run.data, SKIPPED if ready else DONE, t)
 
-    # 2. training (resumes from checkpoints in adapter/)
+    # 2. training (resumes from checkpoints in adapter/), by the same recipe as `train` and notebook 2
     t = time.time()
-    adapter = out / "adapter"
     base, tokenizer = load_model(model_name, verbose=progress)
-    ready = _trained(adapter, steps)
+    ready = _trained(run.adapter, steps)
     if not ready:
-        finetune(base, tokenizer, dataset, adapter, resume=True, max_steps=steps,
-                 learning_rate=learning_rate_for(base), energy=meter if energy else False, progress=progress)
+        finetune(base, tokenizer, dataset, StoicConfig(output_dir=str(run.adapter), max_steps=steps), resume=True,
+                 energy=meter if energy else False, progress=progress)
         # Evaluate a fresh load, not the training copy (on a CPU its frozen base may be bf16): the same model a
         # resumed run gets, so saved answers are reused rather than made again.
         del base
         base, tokenizer = load_model(model_name, verbose=False)
-    if (adapter / "loss.png").is_file():
-        shutil.copyfile(adapter / "loss.png", out / "loss.png")
-    step("train", adapter, SKIPPED if ready else DONE, t)
-    trained = _fingerprint(adapter / "adapter_model.safetensors", adapter / "adapter_config.json")
+    if (run.adapter / "loss.png").is_file():
+        shutil.copyfile(run.adapter / "loss.png", run.loss_plot)
+    step("train", run.adapter, SKIPPED if ready else DONE, t)
+    trained = _fingerprint(run.adapter / "adapter_model.safetensors", run.adapter / "adapter_config.json")
 
     # 3. evaluation, redone when the adapter or the prompts changed (answers are saved after every batch and reused)
     t = time.time()
     inputs = {"adapter": trained, "prompts": _fingerprint("\n".join(questions))}
-    status = _status(out, "evaluate", inputs, *(out / f for f in EVALUATION))
+    status = _status(out, "evaluate", inputs, *run.evaluation)
     if status == SKIPPED:
         scored, summary_table, forgot = _read_evaluation(out)
     else:
-        tuned = load_adapters(base, adapter)
+        tuned = load_adapters(base, run.adapter)
         scored, summary_table, forgot = evaluate(tuned, tokenizer, out, questions, meter, progress=progress)
         _remember(out, "evaluate", inputs)
-    step("evaluate", out / "summary.csv", status, t)
+    step("evaluate", run.summary, status, t)
 
     # 4. export: merged folder (from the adapter), GGUF file(s) (from the merged weights), Modelfile, a run of each
     t = time.time()
-    merged = out / "merged"
     inputs = {"adapter": trained}
-    status = _status(out, "merge", inputs, merged / "merged.json")
+    status = _status(out, "merge", inputs, run.merged / "merged.json")
     if status != SKIPPED:
-        merge(adapter, merged)
+        merge(run.adapter, run.merged)
         _remember(out, "merge", inputs)
-    step("merge", merged, status, t)
-    inputs = {"merged model": _fingerprint(merged)}
-    checks, failed = [], []
-    can_run = importlib.util.find_spec("llama_cpp") is not None
-    if not can_run:
-        print("llama-cpp-python is not installed: the GGUF files are written but not run "
-              f"(pip install llama-cpp-python=={LLAMA_CPP_PYTHON}).")
-    for quant in quants:
+    step("merge", run.merged, status, t)
+    inputs = {"merged model": _fingerprint(run.merged)}
+    statuses, checks, failed, t = {}, [], [], time.time()
+
+    def up_to_date(quant: str, gguf: Path) -> bool:
+        statuses[quant] = _status(out, f"gguf {quant}", inputs, gguf)
+        return statuses[quant] == SKIPPED
+
+    # every run checks the files again (where llama.cpp is installed): the check is the proof the file works
+    for exported in export_all(run.merged, out, quants, name=name, prompt=questions[0], keep=up_to_date):
+        if exported.written:
+            _remember(out, f"gguf {exported.quant}", inputs)
+        failed += [] if exported.check is None or exported.check.ok else [exported.path.name]
+        checks.append(exported.row())
+        step(f"gguf {exported.quant}", exported.path, statuses.get(exported.quant, DONE), t)
         t = time.time()
-        gguf = out / f"{name}-{quant}.gguf"
-        status = _status(out, f"gguf {quant}", inputs, gguf)
-        if status != SKIPPED:
-            to_gguf(merged, gguf, quant=quant)
-            _remember(out, f"gguf {quant}", inputs)
-        if can_run:  # every run checks the files again: the check is the proof the file works
-            check = verify(gguf, questions[0], merged=merged if quant in ("f16", "q8_0") else None,
-                           with_transformers=False)
-            print(check)
-            failed += [] if check.ok else [gguf.name]
-            checks.append({"file": gguf.name, "MB": round(check.size_mb, 1), "ok": check.ok,
-                           "stopped by": check.stop, "same first tokens": check.agree, "reply": check.reply[:300],
-                           "why it failed": " ".join(check.problems)})
-        else:
-            checks.append({"file": gguf.name, "MB": round(gguf.stat().st_size / 1e6, 1), "ok": None,
-                           "stopped by": "not run", "same first tokens": None,
-                           "reply": "install llama-cpp-python to run and check the file", "why it failed": ""})
-        step(f"gguf {quant}", gguf, status, t)
-    pd.DataFrame(checks).to_csv(out / "checks.csv", index=False)
-    modelfile(out / f"{name}-{quants[0]}.gguf", tokenizer, name=name)
+    modelfile(run.gguf(quants[0], name), tokenizer, name=name)
 
     # 5. one report
     sizes = pd.DataFrame([{"what": "adapters (adapter_model.safetensors)",
-                           "MB": round((adapter / "adapter_model.safetensors").stat().st_size / 1e6, 1)},
+                           "MB": round((run.adapter / "adapter_model.safetensors").stat().st_size / 1e6, 1)},
                           {"what": "merged model (16-bit)",
-                           "MB": round(sum(f.stat().st_size for f in merged.glob("*.safetensors")) / 1e6, 1)}]
+                           "MB": round(sum(f.stat().st_size for f in run.merged.glob("*.safetensors")) / 1e6, 1)}]
                          + [{"what": c["file"], "MB": c["MB"]} for c in checks])
-    report(out / "report.html", scored, summary_table=summary_table, forgetting_table=forgot,
+    report(run.report, scored, summary_table=summary_table, forgetting_table=forgot,
            energy=meter if energy else None, title=f"Stoic fine-tune of {model_name}",
            extra={"Exported files, run in llama.cpp": pd.DataFrame(checks), "Sizes": sizes,
                   "Steps of this run": pd.DataFrame(steps_done)})
     table = pd.DataFrame(steps_done)
-    (out / "run.json").write_text(json.dumps({"model": model_name, "steps": steps, "quants": list(quants),
-                                              "failed checks": failed, "log": steps_done}, indent=1))
+    run.record.write_text(json.dumps({"model": model_name, "steps": steps, "quants": list(quants),
+                                      "failed checks": failed, "log": steps_done}, indent=1))
     print("\n" + table.to_string(index=False))
-    print(f"\nReport: {out / 'report.html'}")
+    print(f"\nReport: {run.report}")
     if failed:
         raise RuntimeError(f"the check of {', '.join(failed)} failed (see 'why it failed' above and in "
-                           f"{out / 'checks.csv'}); every other output is written to {out}.")
+                           f"{run.checks}); every other output is written to {out}.")
     return table

@@ -106,7 +106,7 @@ def preflight(profile: str | None = None, *, steps: int = 2, verbose: bool = Tru
     model = tokenizer = None
     for name in (base, instruct):
         try:
-            from .generate import complete, reply
+            from .generation import complete, reply
             from .models import load_model
 
             (model, tokenizer), seconds = _timed(lambda n=name: load_model(n, verbose=False))
@@ -121,14 +121,15 @@ def preflight(profile: str | None = None, *, steps: int = 2, verbose: bool = Tru
                          "run `stoic-workshop prepare` online, or check the install"))
     if model is not None:
         try:
+            from .config import StoicConfig
             from .dataset import make_dataset
             from .energy import Energy
             from .train import finetune
 
             energy = Energy(output_dir=tempfile.mkdtemp(prefix="stoic-preflight-energy-"))
-            with tempfile.TemporaryDirectory(prefix="stoic-preflight-") as folder:
-                result = finetune(model, tokenizer, make_dataset(n=16), folder, max_steps=steps, energy=energy,
-                                  progress=False)
+            with tempfile.TemporaryDirectory(prefix="stoic-preflight-") as folder:  # the workshop's recipe, short
+                result = finetune(model, tokenizer, make_dataset(n=16), StoicConfig(output_dir=folder, max_steps=steps),
+                                  energy=energy, progress=False)
             per_step = result.step_seconds[-1] if result.step_seconds else result.seconds / max(result.steps, 1)
             rows.append((f"{steps}-step fine-tune", GO, f"{result.path}, last step {per_step:.1f} s: about "
                          f"{per_step:.0f} min for the workshop's 60 steps", ""))

@@ -102,7 +102,10 @@ _CLOSE_SINGLE = re.compile(r"(?<=\S)['’](?!\w)")
 
 @dataclass(frozen=True)
 class Passage:
-    """One quoted or attributed passage: its words, who it is credited to, the verdict and where it is."""
+    """One quoted or attributed passage: its words, who it is credited to, the verdict and where it is.
+
+    Example: `sw.check_quotes('Seneca wrote: "Everywhere means nowhere."')[0]`  # -> Passage(..., verdict='verified')
+    """
 
     text: str               # the quoted words, without quote marks
     credited: str | None    # as written in the answer ("Seneca", "Marcus", "the Stoics", "Socrates"), or None

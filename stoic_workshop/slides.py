@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .files import course_dir, in_checkout
+from .files import RunFolder, course_dir, in_checkout
 
 __all__ = ["AGENDA", "FIGURES", "SLIDES_DIR", "slides_workdir", "slide_figures", "render_slides", "screenshot",
            "overflowing", "SlidesError"]
@@ -100,16 +100,17 @@ def slide_figures(run, out=None) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")   # files only: never open a window
-    run = Path(run)
+    folder = RunFolder(run)
+    run = folder.root
     out = Path(out) if out is not None else slides_workdir() / "figures"
-    needed = ["adapter/training.json", "summary.csv", "scores.csv", "answers.csv", "forgetting.csv", "emissions.csv"]
-    missing = [name for name in needed if not (run / name).is_file()]
+    needed = [folder.training, folder.summary, folder.scores, folder.answers, folder.forgetting, folder.emissions]
+    missing = [str(path.relative_to(run)) for path in needed if not path.is_file()]
     if missing:
         raise FileNotFoundError(f"{run} is not a finished run folder: {', '.join(missing)} missing. Make one with "
                                 f"`stoic-workshop run --out {run}` (about 10 minutes on a CPU; without --no-energy, "
                                 "which leaves no emissions.csv).")
     out.mkdir(parents=True, exist_ok=True)
-    training = json.loads((run / "adapter" / "training.json").read_text())
+    training = json.loads(folder.training.read_text())
     model = _model_name(run)
     written = {
         "loss.png": _loss(training, out / "loss.png"),
@@ -132,7 +133,7 @@ def _knowledge(run: Path, path: Path) -> Path:
 
     from .knowledge import plot_arms
 
-    source = run / "knowledge" / KNOWLEDGE
+    source = RunFolder(run).knowledge / KNOWLEDGE
     source = source if source.is_file() else SLIDES_DIR / "figures" / KNOWLEDGE
     with _slide_style():
         fig = plot_arms(pd.read_csv(source))
@@ -150,9 +151,10 @@ def _write(path: Path, text: str) -> Path:
 
 def _model_name(run: Path) -> str:
     """The preset the run trained: run.json says it; a folder without one falls back to the adapter's base."""
-    if (run / "run.json").is_file():
-        return json.loads((run / "run.json").read_text())["model"]
-    config = run / "adapter" / "adapter_config.json"
+    folder = RunFolder(run)
+    if folder.record.is_file():
+        return json.loads(folder.record.read_text())["model"]
+    config = folder.adapter / "adapter_config.json"
     base = json.loads(config.read_text()).get("base_model_name_or_path") if config.is_file() else None
     return Path(base).name if base else "a model not named in the run"
 
@@ -191,7 +193,7 @@ def _scores(run: Path, path: Path) -> Path:
     from .evaluate import plot_scores
 
     with _slide_style():
-        fig = plot_scores(pd.read_csv(run / "scores.csv"))
+        fig = plot_scores(pd.read_csv(RunFolder(run).scores))
         fig.savefig(path)
     plt.close(fig)
     return path
@@ -199,8 +201,9 @@ def _scores(run: Path, path: Path) -> Path:
 
 def _training_table(training: dict, model: str) -> str:
     settings = training["settings"]
+    examples = settings["per_device_train_batch_size"] * settings["gradient_accumulation_steps"]
     rows = [("model", model), ("route", training["path"]),
-            ("steps x examples", f"{training['steps']} x {settings['batch_size'] * settings['grad_accum']}"),
+            ("steps x examples", f"{training['steps']} x {examples}"),
             ("LoRA", f"r={settings['lora_r']}, alpha={settings['lora_alpha']}, "
                      f"{len(settings['target_modules'])} projections"),
             ("learning rate", f"{settings['learning_rate']:g}"),
@@ -216,16 +219,16 @@ def _summary_table(run: Path) -> str:
     """summary.csv (means with bootstrap 95% intervals) plus the forgetting check, as one Markdown table."""
     import pandas as pd
 
-    table = pd.read_csv(run / "summary.csv").fillna("")
+    table = pd.read_csv(RunFolder(run).summary).fillna("")
     before, after, change = table.columns[1:4]
     lines = [f"| metric | {before} | {after} | change [95% CI] |", "|---|---|---|---|"]
     lines += [f"| {_cell(r.iloc[0])} | {_cell(r.iloc[1])} | {_cell(r.iloc[2])} | **{_cell(r.iloc[3])}** |"
               for _, r in table.iterrows()]
-    forgot = pd.read_csv(run / "forgetting.csv")
+    forgot = pd.read_csv(RunFolder(run).forgetting)
     if len(forgot) >= 2:
         lines.append(f"| Perplexity on plain English (lower is better) | {forgot['perplexity'].iloc[0]:.2f} "
                      f"| {forgot['perplexity'].iloc[-1]:.2f} | **{forgot['change %'].iloc[-1]:+.1f}%** |")
-    n = pd.read_csv(run / "scores.csv")["prompt"].nunique()
+    n = pd.read_csv(RunFolder(run).scores)["prompt"].nunique()
     return "\n".join(lines) + f"\n\n<p class=\"note\">{n} held-out complaints; means with bootstrap 95% intervals.</p>"
 
 
@@ -233,12 +236,12 @@ def _answer_pair(run: Path) -> str:
     """The first held-out complaint answered before and after, ideas and quotations marked: the first, not a pick."""
     import pandas as pd
 
-    from .evaluate import _highlight_answer  # Stoic ideas in yellow, quotations red (invented) or green (real)
+    from .evaluate import highlight_answer  # Stoic ideas in yellow, quotations red (invented) or green (real)
 
-    table = pd.read_csv(run / "answers.csv").fillna("")
+    table = pd.read_csv(RunFolder(run).answers).fillna("")
     models = [c for c in table.columns if c != "prompt"]
     row = table.iloc[0]
-    cells = "".join(f"<div><h4>{html.escape(m)}</h4><p>{_highlight_answer(_words(str(row[m])))}</p></div>"
+    cells = "".join(f"<div><h4>{html.escape(m)}</h4><p>{highlight_answer(_words(str(row[m])))}</p></div>"
                     for m in (models[0], models[-1]))
     return (f"<p class=\"prompt\">&ldquo;{html.escape(str(row['prompt']))}&rdquo;</p>\n"
             f"<div class=\"pair\">{cells}</div>")
@@ -257,15 +260,19 @@ def _export_table(run: Path, training: dict, model: str) -> str:
 
     lines = ["| file | MB | run in llama.cpp |", "|---|---:|---|",
              f"| adapters (adapter_model.safetensors) | {training['adapter_mb']:.1f} | with the base model |"]
-    merged = list((run / "merged").glob("*.safetensors"))
+    folder = RunFolder(run)
+    merged = list(folder.merged.glob("*.safetensors"))
     if merged:
         lines.append(f"| merged model, 16-bit (merged/) | {sum(f.stat().st_size for f in merged) / 1e6:.1f} | - |")
-    if (run / "checks.csv").is_file():
-        for _, c in pd.read_csv(run / "checks.csv").iterrows():
+    if folder.checks.is_file():
+        for _, c in pd.read_csv(folder.checks).iterrows():
             ended = "ended its turn" if c["stopped by"] == "stop" else f"stopped by {c['stopped by']}"
             if str(c["ok"]) == "True":
-                same = c["same first tokens"]
-                verdict = f"ok: {ended}" + ("" if pd.isna(same) else f", {int(same)}/8 first tokens as merged")
+                same = str(c["same first tokens"])
+                verdict = f"ok: {ended}" + (f", {int(float(same))}/8 first tokens as merged"
+                                            if same.replace(".", "").isdigit() else "")
+            elif str(c["ok"]) == "not checked":
+                verdict = "not run (llama.cpp's Python bindings not installed)"
             else:
                 verdict = f"not ok: {ended}"
             lines.append(f"| {_cell(c['file'])} | {c['MB']:.1f} | {_cell(verdict)} |")
@@ -282,9 +289,8 @@ def _energy(run: Path, training: dict, path: Path) -> tuple[Path, str]:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from .energy import _in_context
-
-    rows = pd.read_csv(run / "emissions.csv")
+    from .energy import in_context
+    rows = pd.read_csv(RunFolder(run).emissions)
     phases = rows.groupby("project_name", sort=False).agg(seconds=("duration", "sum"), kwh=("energy_consumed", "sum"),
                                                           kg=("emissions", "sum"), n=("duration", "size"))
     estimated = any(e.get("power") == "estimated" for e in training.get("energy", []))
@@ -303,7 +309,7 @@ def _energy(run: Path, training: dict, path: Path) -> tuple[Path, str]:
         fig.savefig(path)
     plt.close(fig)
     kwh, grams = phases["kwh"].sum(), phases["kg"].sum() * 1000
-    text = f"**Total: {kwh * 1000:.2f} Wh, {grams:.2f} g CO2eq**. {_in_context(kwh, grams)}"
+    text = f"**Total: {kwh * 1000:.2f} Wh, {grams:.2f} g CO2eq**. {in_context(kwh, grams)}"
     if estimated:
         text += ("\n\n<p class=\"note\">CPU power was estimated by CodeCarbon from load and the CPU's TDP (no power "
                  "counter on this machine): read it as an order of magnitude.</p>")

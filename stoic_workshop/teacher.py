@@ -15,16 +15,15 @@ pairs, quotes nobody, and repeats no complaint or reply already present.
     print(result)            # counts, and why candidates were rejected
     result.pairs             # validated pairs, ids teacher-001, teacher-002, ...
 
-The API key is read from an environment variable (never passed as an argument) so that it cannot
-end up in a notebook cell, and it is kept out of every message, error and result this module makes.
+The API key is read from an environment variable (never passed as an argument; `clients.api_key`)
+so that it cannot end up in a notebook cell, and it is kept out of every message, error and result
+this module makes (`clients.describe_error` scrubs it).
 """
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,11 +33,11 @@ from tqdm.auto import tqdm
 if TYPE_CHECKING:
     import openai
 
-from .data import AREAS, IDEAS, _normalise, _words, eval_prompts, validate_pair
+from .clients import api_key, describe_error
+from .data import AREAS, IDEAS, eval_prompts, normalise_text, split_words, validate_pair
 
 __all__ = ["teach", "TeachResult", "TeacherError", "guess_area"]
 
-PLACEHOLDER_KEY = "not-needed"
 ID_PREFIX = "teacher-"
 
 SYSTEM_PROMPT = (
@@ -93,7 +92,10 @@ _TEACHER_ID = re.compile(rf"^{ID_PREFIX}(\d+)$")
 
 class TeacherError(RuntimeError):
     """The endpoint could not be used. `partial` holds the TeachResult gathered before the failure,
-    so pairs that cost API calls are never thrown away."""
+    so pairs that cost API calls are never thrown away.
+
+    Example: `except sw.TeacherError as exc: pairs = exc.partial.pairs  # the pairs accepted before it failed`
+    """
 
     def __init__(self, message: str, partial: TeachResult | None = None):
         super().__init__(message)
@@ -106,6 +108,7 @@ class TeachResult:
 
     Each `rejected` entry is a dict: complaint, reply (None when the complaint was refused before asking),
     idea, rule (held_out, duplicate, truncated, invalid, format or quotation) and reason.
+    Example: `print(result)  # -> teacher 'local' at http://...: 3 of 4 accepted, 1 rejected (1 quotation)`
     """
 
     base_url: str
@@ -134,7 +137,7 @@ class TeachResult:
 
 def guess_area(complaint: str) -> str:
     """A cheap keyword guess, good enough to label generated pairs; pass (area, complaint) to be exact."""
-    words = _words(complaint)
+    words = split_words(complaint)
     hits = {area: sum(_mentions(pattern, words) for pattern in patterns) for area, patterns in AREA_WORDS.items()}
     best = max(AREAS, key=lambda area: hits[area])  # max keeps the first of equals: AREAS order breaks ties
     return best if hits[best] else FALLBACK_AREA
@@ -152,6 +155,7 @@ def teach(complaints, *, base_url: str, model: str, api_key_env: str = "OPENAI_A
 
     On a connection, authentication, timeout or server error this raises TeacherError; its `partial`
     attribute is the TeachResult so far, so accepted pairs are not lost.
+    Example: `sw.teach(["My train was cancelled again."], base_url="http://127.0.0.1:8080/v1", model="local")`
     """
     items = [_area_and_complaint(item) for item in complaints]
     order = _idea_order(ideas, seed)
@@ -229,17 +233,17 @@ class _Seen:
     def __init__(self, existing):
         self.complaints: dict[str, str] = {}
         self.replies: dict[str, str] = {}
-        self.held_out = {_normalise(prompt) for prompt in eval_prompts()}
+        self.held_out = {normalise_text(prompt) for prompt in eval_prompts()}
         for pair in existing:
             self.add(pair)
 
     def add(self, pair: dict) -> None:
-        self.complaints.setdefault(_normalise(pair["complaint"]), pair.get("id", "?"))
-        self.replies.setdefault(_normalise(pair["reply"]), pair.get("id", "?"))
+        self.complaints.setdefault(normalise_text(pair["complaint"]), pair.get("id", "?"))
+        self.replies.setdefault(normalise_text(pair["reply"]), pair.get("id", "?"))
 
     def complaint_problem(self, complaint: str) -> tuple[str, str] | None:
         """Checked before asking, so a duplicate costs no API call."""
-        key = _normalise(complaint)
+        key = normalise_text(complaint)
         if key in self.held_out:
             return "held_out", "complaint is in eval_prompts(), held out from training"
         if key in self.complaints:
@@ -247,7 +251,7 @@ class _Seen:
         return None
 
     def reply_problem(self, reply: str) -> tuple[str, str] | None:
-        key = _normalise(reply)
+        key = normalise_text(reply)
         if key in self.replies:
             return "duplicate", f"reply identical to pair {self.replies[key]!r}"
         return None
@@ -263,19 +267,12 @@ class _Answer:
     truncated: bool
 
 
-def _api_key(env_name: str) -> str:
-    key = os.environ.get(env_name, "").strip()
-    if key:
-        return key
-    warnings.warn(f"${env_name} is not set: sending the placeholder key {PLACEHOLDER_KEY!r}, which local "
-                  "servers accept; hosted APIs will answer 401", stacklevel=4)
-    return PLACEHOLDER_KEY
-
-
 def _client(base_url: str, api_key_env: str, timeout: float, max_retries: int) -> openai.OpenAI:
     import openai  # only the teacher needs it: the rest of the package works without
 
-    return openai.OpenAI(base_url=base_url, api_key=_api_key(api_key_env), timeout=timeout,
+    # The environment only, as the teacher always read it; stacklevel=4: a missing key's warning names teach()'s caller.
+    key = api_key(api_key_env, colab=False, stacklevel=4)
+    return openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout,
                          max_retries=max_retries)
 
 
@@ -300,34 +297,11 @@ def _ask(client: openai.OpenAI, messages: list[dict], settings: dict,
     try:
         completion = client.chat.completions.create(messages=messages, **settings)
     except openai.OpenAIError as exc:
-        return None, _describe(exc, client, api_key_env)
+        return None, describe_error(exc, client, api_key_env)
     if not completion.choices:
         return None, "the server answered with no choices"
     choice = completion.choices[0]
     return _Answer((choice.message.content or "").strip(), choice.finish_reason == "length"), None
-
-
-def _describe(exc: openai.OpenAIError, client: openai.OpenAI, api_key_env: str) -> str:
-    """A message that says what to fix; server text is included only with the key scrubbed out."""
-    import openai
-
-    if isinstance(exc, openai.AuthenticationError):
-        # Hosted APIs echo part of a rejected key in their message, so none of it is repeated here.
-        return f"authentication failed (HTTP 401): the server rejected the API key from ${api_key_env}"
-    if isinstance(exc, openai.APITimeoutError):
-        return f"no answer within {client.timeout} s (max_retries={client.max_retries}); is the model still loading?"
-    if isinstance(exc, openai.APIConnectionError):
-        return (f"connection failed (max_retries={client.max_retries}): nothing answered at this address; "
-                "is the server running, and does base_url end in /v1?")
-    if isinstance(exc, openai.NotFoundError):
-        return f"HTTP 404: {_scrub(exc.message, client.api_key)} (check base_url, usually ending in /v1, and model)"
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {_scrub(exc.message, client.api_key)}"
-    return f"{type(exc).__name__}: {_scrub(str(exc), client.api_key)}"
-
-
-def _scrub(text: str, key: str, limit: int = 300) -> str:
-    return text.replace(key, "***")[:limit]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,7 +334,7 @@ def _quotation_problem(reply: str) -> tuple[str, str] | None:
     if not author:
         return None
     for quoted in _QUOTED.findall(reply):
-        if len(_words(quoted)) >= _MIN_QUOTED_WORDS:
+        if len(split_words(quoted)) >= _MIN_QUOTED_WORDS:
             return "quotation", f"unverifiable quotation in a reply naming {author.group()}: {quoted[:60]!r}"
     return None
 

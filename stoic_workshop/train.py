@@ -18,9 +18,10 @@ Precision on a GPU: bf16 where it has it; on a T4 (no bf16), or in T4 mode (STOI
 a loss scaler, except for Gemma 3, whose activations go above fp16's largest number (65,504) and train in fp32 there
 (`models.compute_dtype`). In T4 mode nothing may be in bf16: finetune checks the model before it trains.
 
-The defaults are the workshop's: LoRA r=16, alpha 16, dropout 0, lr 2e-4, 60 steps, batch 2 x accumulation 4,
-linear schedule with a short warm-up, loss on the replies only, seed 3407. Checkpoints are written every
-`save_steps`, so a run cut short (Colab disconnects, Ctrl-C, a killed process) continues with `resume=True`.
+The recipe is one config, `StoicConfig` (config.py): TRL's own SFTConfig with the workshop's defaults (LoRA r=16,
+alpha 16, dropout 0, 60 steps, batch 2 x accumulation 4, linear schedule with a short warm-up, seed 3407) and the
+learning rate picked from the model's size (`learning_rate_for`). Loss on the replies only. Checkpoints are written
+every `save_steps`, so a run cut short (Colab disconnects, Ctrl-C, a killed process) continues with `resume=True`.
 """
 
 from __future__ import annotations
@@ -34,23 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .align import IGNORE, check_dataset, encode
+from .models import PROJECTIONS
 
-__all__ = ["finetune", "TrainResult", "TrainingDiverged", "NotOurs", "DEFAULTS", "PROJECTIONS",
+__all__ = ["finetune", "TrainResult", "TrainingDiverged", "NotOurs", "PROJECTIONS", "LEARNING_RATE",
            "last_checkpoint", "memory_in_use", "learning_rate_for", "ensure_adapters", "diverged_message"]
 
-PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-DEFAULTS = {
-    "lora_r": 16, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": PROJECTIONS,
-    "learning_rate": 2e-4, "max_steps": 60, "batch_size": 2, "grad_accum": 4,
-    "warmup_steps": 5, "lr_scheduler_type": "linear", "weight_decay": 0.01, "seed": 3407,
-    "save_steps": 10,
-    "max_seq_length": 512,  # the cap, as in check_dataset and notebook 2: longer rows are left out (see _rows);
-                            # sequences are padded to the longest row kept, rounded up to a multiple of 8
-    "optim": None,                             # None: AdamW 8-bit on a GPU, AdamW (torch) on a CPU
-    "cpu_dtype": "auto",                       # "auto", "float32" or "bfloat16": the frozen base on a CPU
-    "fold": None,      # None: run batch x accumulation examples in one pass when they are short (see _fold)
-}
 FOLD_TOKENS = 4096  # on a GPU, fold micro-batches while a pass stays under this many tokens
 
 CHECKPOINTS = "checkpoints"
@@ -64,6 +53,7 @@ WRITES = ("adapter_config.json", "adapter_model.safetensors", "README.md", "toke
           "added_tokens.json", RECORD, LOSS_PLOT, CHECKPOINTS, "energy")
 
 
+LEARNING_RATE = 2e-4     # the workshop's rate, for models of 500M parameters and more (Gemma 2 2B on the slides)
 SMALL_MODEL = 500e6      # parameters: below this, 60 steps at 2e-4 barely move the model
 SMALL_MODEL_LR = 1e-3
 
@@ -72,14 +62,18 @@ def learning_rate_for(model) -> float:
     """The workshop's 2e-4 suits 2B models; a 135M model at 2e-4 for 60 steps hardly changes its answers.
 
     Measured on SmolLM2-135M-Instruct, 60 CPU steps: at 2e-4 the reply loss went 3.97 -> 3.63 and the answers
-    stayed generic; at 1e-3 it went 4.10 -> 2.7 and the answers took up the Stoic voice.
+    stayed generic; at 1e-3 it went 4.10 -> 2.7 and the answers took up the Stoic voice. `StoicConfig`'s
+    `learning_rate=None` (its default) means this rule. Example: `sw.learning_rate_for(model)` -> 0.001 for SmolLM2.
     """
     total = sum(p.numel() for p in model.parameters())
-    return SMALL_MODEL_LR if total < SMALL_MODEL else DEFAULTS["learning_rate"]
+    return SMALL_MODEL_LR if total < SMALL_MODEL else LEARNING_RATE
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite: the run stopped and nothing broken was saved."""
+    """The loss became NaN or infinite: the run stopped and nothing broken was saved.
+
+    Example: `except sw.TrainingDiverged as err: print(err)`  # -> "The loss became nan at step 12, ..."
+    """
 
 
 class NotOurs(FileExistsError, ValueError):
@@ -143,7 +137,10 @@ def _portable_adapter_config(output_dir: Path) -> None:
 
 @dataclass
 class TrainResult:
-    """What a fine-tune produced and what it cost. `str()` is a summary; `.plot()` draws the loss curve."""
+    """What a fine-tune produced and what it cost. `str()` is a summary; `.plot()` draws the loss curve.
+
+    Example: `result = sw.finetune(model, tok, ds, "adapters/stoic"); print(result); result.plot("loss.png")`
+    """
 
     model: object = field(repr=False)
     adapter_dir: Path
@@ -204,7 +201,10 @@ def plot_losses(losses, path=None, title="Training loss"):
 
 
 def memory_in_use() -> str:
-    """Memory this process holds now: GPU memory allocated by PyTorch on CUDA, resident memory on a CPU."""
+    """Memory this process holds now: GPU memory allocated by PyTorch on CUDA, resident memory on a CPU.
+
+    Example: `print(sw.memory_in_use())`  # -> "CPU: 1.23 GiB resident" (on CUDA: "GPU: 0.52 GiB allocated (peak ...)")
+    """
     import psutil
     import torch
 
@@ -253,18 +253,31 @@ def cpu_has_bf16_matmul() -> bool:
     return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
-def _settings(overrides: dict) -> dict:
-    unknown = sorted(set(overrides) - set(DEFAULTS))
+RENAMED = {"batch_size": "per_device_train_batch_size", "grad_accum": "gradient_accumulation_steps",
+           "max_seq_length": "max_length"}  # finetune's own names before StoicConfig, and TRL's names for them
+
+
+def _config(config, overrides: dict):
+    """The StoicConfig to train with: `config` (a StoicConfig, or the adapter folder) with `overrides` applied."""
+    from dataclasses import fields, replace
+
+    from .config import StoicConfig
+
+    if not isinstance(config, StoicConfig):
+        if not isinstance(config, (str, os.PathLike)):
+            raise TypeError(f"finetune's fourth argument is a StoicConfig or the adapter folder, got "
+                            f"{type(config).__name__}: e.g. finetune(model, tokenizer, data, "
+                            "sw.StoicConfig(output_dir='adapters/stoic', max_steps=60))")
+        config = StoicConfig(output_dir=str(config))
+    renamed = {name: RENAMED[name] for name in overrides if name in RENAMED}
+    if renamed:
+        raise TypeError("finetune() settings now use TRL's names: " +
+                        ", ".join(f"{old} -> {new}" for old, new in renamed.items()))
+    unknown = sorted(set(overrides) - {f.name for f in fields(StoicConfig) if f.init})
     if unknown:
-        raise TypeError(f"finetune() got unknown setting(s) {unknown}; the settings are: {', '.join(DEFAULTS)}")
-    settings = {**DEFAULTS, **overrides}
-    settings["target_modules"] = list(settings["target_modules"])
-    if settings["cpu_dtype"] not in ("auto", "float32", "bfloat16"):
-        raise ValueError(f"cpu_dtype must be 'auto', 'float32' or 'bfloat16', got {settings['cpu_dtype']!r}")
-    for name in ("lora_r", "max_steps", "batch_size", "grad_accum", "save_steps", "max_seq_length"):
-        if not isinstance(settings[name], int) or settings[name] < 1:
-            raise ValueError(f"{name} must be a positive whole number, got {settings[name]!r}")
-    return settings
+        raise TypeError(f"finetune() got unknown setting(s) {unknown}: the settings are StoicConfig's fields "
+                        f"({', '.join(config.recipe())}) and any other field of TRL's SFTConfig")
+    return replace(config, **overrides) if overrides else config
 
 
 def _check_targets(model, targets: list[str]) -> None:
@@ -298,14 +311,14 @@ def _rows(dataset, tokenizer, cap: int) -> tuple[list[dict], int]:
     report = check_dataset(dataset, tokenizer, max_seq_length=1 << 30)
     over = [i for i, n in enumerate(report.lengths) if n > cap]
     if len(over) == report.rows:
-        raise ValueError(f"every row is longer than max_seq_length {cap} tokens (the shortest has "
-                         f"{min(report.lengths):,}): raise max_seq_length (memory grows with it) or shorten the "
+        raise ValueError(f"every row is longer than max_length {cap} tokens (the shortest has "
+                         f"{min(report.lengths):,}): raise max_length (memory grows with it) or shorten the "
                          "replies.")
     if over:
         shown = ", ".join(f"row {i} ({report.lengths[i]:,} tokens)" for i in over[:10])
         more = f" and {len(over) - 10} more" if len(over) > 10 else ""
-        print(f"Left out {len(over)} of {report.rows} rows as longer than max_seq_length {cap} tokens (rows counted "
-              f"from 0, as check_dataset does): {shown}{more}. Shorten them, or raise max_seq_length (memory grows "
+        print(f"Left out {len(over)} of {report.rows} rows as longer than max_length {cap} tokens (rows counted "
+              f"from 0, as check_dataset does): {shown}{more}. Shorten them, or raise max_length (memory grows "
               "with it).")
     kept = [n for n in report.lengths if n <= cap]
     max_seq_length = min(cap, -(-max(kept) // 8) * 8)
@@ -616,34 +629,23 @@ def _check_t4(model, route: str) -> None:
                            f"{T4_ENV}=1, so that it picks fp16 (fp32 for Gemma 3).")
 
 
-def _config(route: str, settings: dict, ckpt_dir: Path, max_seq_length: int, dtype: str | None = None):
-    """TRL's SFTConfig for this route. `dtype` ("bf16", "fp16", "fp32"): a GPU route's compute, from _gpu_dtype.
-
-    bf16 and fp16 turn on mixed precision (fp16 with a loss scaler); fp32 (Gemma 3 without bf16) turns both off.
+def _trainer_args(config, route: str, settings: dict, ckpt_dir: Path, max_seq_length: int,
+                  dtype: str | None = None):
+    """`config` completed for this machine and this data, for the Trainer. `dtype` ("bf16", "fp16", "fp32"): a GPU
+    route's compute, from _gpu_dtype. bf16 and fp16 turn on mixed precision (fp16 with a loss scaler); fp32 (Gemma 3
+    without bf16) turns both off. `settings`: the recipe with the learning rate and optimizer already decided.
     """
-    from trl import SFTConfig
-
-    from .energy import TRAINER_REPORT_TO
+    from dataclasses import fields, replace
 
     gpu = route not in CPU_ROUTES
     dtype = (dtype or _gpu_dtype()) if gpu else "fp32"
-    bf16, fp16 = dtype == "bf16", dtype == "fp16"
     batch, accum = _fold(route, settings, max_seq_length)
-    optim = settings["optim"] or ("adamw_8bit" if gpu and _has_bitsandbytes() else "adamw_torch")
-    return SFTConfig(
-        output_dir=str(ckpt_dir), max_steps=settings["max_steps"],
-        per_device_train_batch_size=batch, gradient_accumulation_steps=accum,
-        learning_rate=settings["learning_rate"], warmup_steps=settings["warmup_steps"],
-        lr_scheduler_type=settings["lr_scheduler_type"], weight_decay=settings["weight_decay"], optim=optim,
-        seed=settings["seed"], data_seed=settings["seed"],
-        bf16=bf16, fp16=fp16, use_cpu=not gpu,
-        gradient_checkpointing=route == "qlora",
-        logging_steps=1, logging_nan_inf_filter=False, disable_tqdm=True, report_to=TRAINER_REPORT_TO,
-        save_strategy="steps", save_steps=settings["save_steps"], save_total_limit=2,
-        train_sampling_strategy="group_by_length", include_num_input_tokens_seen="non_padding",
-        max_length=max_seq_length, dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False,
-        dataloader_num_workers=0,
-    )
+    checkpointing = "activation_checkpointing" if "activation_checkpointing" in {f.name for f in fields(config)} \
+        else "gradient_checkpointing"  # transformers 5.24 renamed it; a copy must set the new name to change it
+    return replace(config, output_dir=str(ckpt_dir), per_device_train_batch_size=batch,
+                   gradient_accumulation_steps=accum, learning_rate=settings["learning_rate"],
+                   optim=settings["optim"], data_seed=settings["seed"], bf16=dtype == "bf16", fp16=dtype == "fp16",
+                   use_cpu=not gpu, max_length=max_seq_length, **{checkpointing: route == "qlora"})
 
 
 def _fold(route: str, settings: dict, max_seq_length: int) -> tuple[int, int]:
@@ -654,7 +656,7 @@ def _fold(route: str, settings: dict, max_seq_length: int) -> tuple[int, int]:
     by the trained tokens of the whole optimizer step either way. So short examples are folded into one pass
     (always on a CPU, where memory is plentiful; on a GPU while the pass stays under FOLD_TOKENS tokens).
     """
-    batch, accum = settings["batch_size"], settings["grad_accum"]
+    batch, accum = settings["per_device_train_batch_size"], settings["gradient_accumulation_steps"]
     fold = settings["fold"]
     if fold is None:
         fold = route in CPU_ROUTES or batch * accum * max_seq_length <= FOLD_TOKENS
@@ -671,28 +673,37 @@ def _has_bitsandbytes() -> bool:
 # The one call
 
 
-def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool = False, energy=None,
+def finetune(model, tokenizer, dataset, config="adapters", *, resume: bool = False, energy=None,
              progress: bool = True, **overrides) -> TrainResult:
-    """Fine-tune `model` on `dataset` with LoRA and save the adapters to `output_dir`.
+    """Fine-tune `model` on `dataset` with LoRA, by the recipe in `config`, and save the adapters in its output_dir.
+
+    `config`: a `StoicConfig` (TRL's SFTConfig with the workshop's defaults and the LoRA fields), or just the adapter
+    folder for the default recipe. Keyword settings override its fields:
+    `finetune(model, tokenizer, data, sw.StoicConfig(output_dir="adapters/stoic"), max_steps=10, lora_r=8)`.
 
     `dataset`: conversations (a `messages` column, e.g. from `make_dataset`), complaint/reply pairs, or rows
     already tokenized with `input_ids` and `labels`. It is checked first (`check_dataset`): a badly templated
-    row stops the run before any compute is spent; a row longer than `max_seq_length` (512) is left out, and a line
-    says which. Settings override `DEFAULTS`, e.g. `finetune(..., target_modules=["q_proj", "v_proj"], lora_r=8)`.
+    row stops the run before any compute is spent; a row longer than the config's `max_length` (512) is left out,
+    and a line says which.
 
-    `output_dir`: a new or empty folder, or one an earlier finetune made (a rerun or resume writes over its own files
-    there and leaves any others). A folder holding files that finetune did not write is refused (NotOurs), untouched.
+    The learning rate, where the config leaves it None (the default), comes from the model's size
+    (`learning_rate_for`); the optimizer, where None, is AdamW 8-bit on a GPU and AdamW on a CPU. Both are printed.
+
+    The output folder: a new or empty folder, or one an earlier finetune made (a rerun or resume writes over its own
+    files there and leaves any others). A folder holding files that finetune did not write is refused (NotOurs),
+    untouched.
 
     `resume=True` continues from the newest checkpoint in `output_dir`/checkpoints and ends at the same step count.
     `energy`: an `Energy` to measure the run as its "training" phase (one is made if None; `energy=False` skips).
     Returns a TrainResult; `output_dir` is a standard PEFT folder (`PeftModel.from_pretrained(base, output_dir)`)
     with the tokenizer, `training.json` (the record) and `loss.png`.
+    Example: `sw.finetune(model, tok, ds, sw.StoicConfig(output_dir="adapters/stoic", max_steps=60))`  # -> TrainResult
     """
     from datasets import Dataset
     from transformers import DataCollatorForSeq2Seq
 
-    settings = _settings(overrides)
-    output_dir = Path(output_dir)
+    config = _config(config, overrides)
+    output_dir = Path(config.output_dir)
     _check_output_dir(output_dir)  # before any work: a folder of someone else's files is refused, untouched
     ckpt_dir = output_dir / CHECKPOINTS
     start_from = None
@@ -705,8 +716,12 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
               f"step 0, as asked. To continue from that checkpoint instead: finetune(..., resume=True), or "
               f"`stoic-workshop train --resume` (`stoic-workshop run` resumes by itself).")
     route = _route(model)
+    settings = config.recipe()  # the recipe as recorded, with the two choices made for this model and machine
+    settings["learning_rate"] = config.learning_rate or learning_rate_for(model)
+    settings["optim"] = config.optim or ("adamw_8bit" if route not in CPU_ROUTES and _has_bitsandbytes()
+                                         else "adamw_torch")
     # settings keeps the cap; max_seq_length is what batches are padded to (the longest row kept)
-    rows, max_seq_length = _rows(dataset, tokenizer, settings["max_seq_length"])
+    rows, max_seq_length = _rows(dataset, tokenizer, settings["max_length"])
     model, precision = _prepare(model, route, settings)
     dtype = _gpu_dtype(model) if route not in CPU_ROUTES else ("bf16" if precision.startswith("bf16") else "fp32")
     model_type = getattr(getattr(model, "config", None), "model_type", None)
@@ -714,7 +729,9 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
     per_pass, passes = _fold(route, settings, max_seq_length)
     precision += f", {per_pass} examples x {passes} pass{'es' if passes > 1 else ''} per step"
     print(f"Route: {route} ({precision}). Trainable: {trainable:,} of {total:,} parameters ({trainable / total:.2%}); "
-          f"LoRA r={settings['lora_r']} on {', '.join(settings['target_modules'])}.")
+          f"LoRA r={settings['lora_r']} on {', '.join(settings['target_modules'])}. Learning rate "
+          f"{settings['learning_rate']:g}{'' if config.learning_rate else ' (for this model size)'}, "
+          f"{settings['optim']}, {settings['max_steps']} steps.")
 
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -722,7 +739,7 @@ def finetune(model, tokenizer, dataset, output_dir="adapters", *, resume: bool =
     vocab_size = model.get_output_embeddings().weight.shape[0]
     progress_cb, guard = _callbacks(vocab_size, output_dir, progress, dtype, model_type)
     trainer = _trainer_class(route)(
-        model=model, args=_config(route, settings, ckpt_dir, max_seq_length, dtype),
+        model=model, args=_trainer_args(config, route, settings, ckpt_dir, max_seq_length, dtype),
         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE),
         callbacks=[guard, progress_cb])
@@ -778,8 +795,8 @@ def ensure_adapters(model_name: str, folder="adapters/stoic", *, steps: int | No
 
     A notebook opened from its Colab badge starts on a fresh machine, without what notebook 2 saved. Then this loads
     `model_name`, trains it on notebook 2's data (the generator's 100 pairs, seed 3407, the 90% training split;
-    not the exercise's own pairs) for `steps` steps (default $STOIC_TRAIN_STEPS, else 60) at
-    `learning_rate_for(model)`, saves the standard adapter folder and frees the model. A run cut short continues
+    not the exercise's own pairs) for `steps` steps (default $STOIC_TRAIN_STEPS, else 60) at the model's learning
+    rate (`learning_rate_for`), saves the standard adapter folder and frees the model. A run cut short continues
     from its last checkpoint.
     Example: `ensure_adapters("smollm2-135m-instruct", "adapters/stoic")` -> Path("adapters/stoic")
     """
@@ -787,6 +804,7 @@ def ensure_adapters(model_name: str, folder="adapters/stoic", *, steps: int | No
 
     import torch
 
+    from .config import StoicConfig
     from .dataset import make_dataset, train_eval_split
     from .models import load_model
 
@@ -799,8 +817,8 @@ def ensure_adapters(model_name: str, folder="adapters/stoic", *, steps: int | No
           f"{model_name} now with notebook 2's recipe, {steps} steps.")
     model, tokenizer = load_model(model_name, verbose=False)
     splits = train_eval_split(make_dataset(n=100, seed=3407), eval_fraction=0.1, seed=3407)
-    result = finetune(model, tokenizer, splits["train"], folder, max_steps=steps,
-                      learning_rate=learning_rate_for(model), resume=last_checkpoint(folder) is not None)
+    result = finetune(model, tokenizer, splits["train"], StoicConfig(output_dir=str(folder), max_steps=steps),
+                      resume=last_checkpoint(folder) is not None)
     print(f"Saved the adapters in {folder} ({result.steps} steps, {result.seconds:.0f} s).")
     del model, result
     gc.collect()

@@ -1,9 +1,29 @@
-"""Shared fixtures: the real packaged models, converted once into the user's cache and reused."""
+"""Shared fixtures: the real packaged models, converted once into the user's cache and reused; and the test tiers."""
+
+from pathlib import Path
 
 import pytest
 
 import stoic_workshop as sw
 from stoic_workshop.chat import prepare_tokenizer
+
+# Tier 3 ("slow"): every test of these files trains a model, runs a notebook or a whole command, exports or serves
+# a model (measured: each takes from 10 s to many minutes on 2 cores). The notebook tests that use the executed
+# notebooks are slow too; the rest of test_notebooks.py and test_course.py are tier 2 ("notebooks"): static checks.
+SLOW_FILES = {"test_pipeline.py", "test_run_reliability.py", "test_export.py", "test_adapter_portability.py",
+              "test_file_safety.py", "test_slides.py", "test_knowledge.py", "test_train.py", "test_wheel.py",
+              "test_gpu.py"}
+NOTEBOOK_FILES = {"test_notebooks.py", "test_course.py"}
+SLOW_FIXTURES = {"executed"}  # the notebooks run by the main job, once per session
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = Path(str(item.fspath)).name
+        if name in SLOW_FILES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+        elif name in NOTEBOOK_FILES:
+            item.add_marker(pytest.mark.notebooks)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,8 @@ from stoic_workshop.models import adapter_base, base_source
 @pytest.fixture(scope="module")
 def smol_adapters(tmp_path_factory):
     out = tmp_path_factory.mktemp("portable") / "adapters"
-    assert main(["train", "--model", "smollm2-135m-instruct", "--out", str(out), "--steps", "1", "--no-energy"]) == 0
+    # no --model: `train` picks the model `run` picks (SmolLM2 without a GPU), by the same recipe (StoicConfig)
+    assert main(["train", "--out", str(out), "--steps", "1", "--no-energy"]) == 0
     return out
 
 
@@ -34,7 +35,10 @@ def _given_away(adapters, folder, base):
 
 def test_adapters_record_the_preset_not_this_machines_cache_folder(smol_adapters):
     config = json.loads((smol_adapters / "adapter_config.json").read_text())
-    assert config["base_model_name_or_path"] == "smollm2-135m-instruct"
+    assert config["base_model_name_or_path"] == "smollm2-135m-instruct" == sw.pick_models()[1]
+    record = json.loads((smol_adapters / "training.json").read_text())
+    assert record["settings"]["learning_rate"] == sw.learning_rate_for(sw.load_model(sw.pick_models()[1],
+                                                                                      verbose=False)[0]) == 1e-3
     assert base_source(adapter_base(smol_adapters)) == str(sw.model_folder("smollm2-135m-instruct"))
 
 
@@ -83,7 +87,7 @@ def test_chat_with_adapters_for_another_base_says_they_do_not_fit(smol_adapters,
 
 
 def test_chat_names_a_missing_foreign_or_cut_off_gguf_and_missing_bindings(tmp_path, capsys, monkeypatch):
-    from stoic_workshop.models import _gguf_file, _preset
+    from stoic_workshop.models import gguf_file, get_preset
 
     missing = tmp_path / "stoic-q8_0.gguf"
     assert main(["chat", str(missing)]) == 1
@@ -94,7 +98,7 @@ def test_chat_names_a_missing_foreign_or_cut_off_gguf_and_missing_bindings(tmp_p
     assert main(["chat", str(fake)]) == 1
     assert _last_error(capsys).startswith(f"error: {fake} is not a GGUF file")
     cut = tmp_path / "cut.gguf"
-    with open(_gguf_file(_preset("smollm2-135m-instruct"), tmp_path), "rb") as real:
+    with open(gguf_file(get_preset("smollm2-135m-instruct"), tmp_path), "rb") as real:
         cut.write_bytes(real.read(4_000_000))  # the first 4 MB of the packaged SmolLM2 file
     assert main(["chat", str(cut)]) == 1
     assert _last_error(capsys).startswith(f"error: llama.cpp could not load {cut} (4.0 MB): the file is incomplete")

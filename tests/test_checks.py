@@ -1,8 +1,13 @@
-"""The exercise checkers say what is right or what to fix, and fail loudly when it is wrong."""
+"""The exercise checkers say what is right or what to fix, and fail loudly when it is wrong; on an exercise left
+as its notebook stub they say "not done yet" and raise nothing."""
 
+from pathlib import Path
+
+import nbformat
 import pytest
 
 import stoic_workshop as sw
+from stoic_workshop.workshop import NOTEBOOKS, exercises
 
 GOOD = ("Epictetus would start by sorting: the delay is not yours to command, your patience is. Tell the people "
         "waiting for you, find something useful or pleasant to do with the hour, and notice how much of the "
@@ -57,3 +62,180 @@ def test_prompt_check_counts_the_template_around_your_complaint(smol, capsys):
     assert f"your complaint is {bare} tokens" in out
     templated = int(out.split("instruct model reads ")[1].split()[0])
     assert templated > bare + 4  # the system turn, the role markers and the end-of-turn tokens
+
+
+# ---------------------------------------------------------------------------------------------
+# The exercises as the notebooks hold them: a stub that says "not done yet", and a solution that passes
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES = {"01_base_vs_instruct.ipynb": [("MY_PROMPT",)],
+             "02_finetune.ipynb": [("MY_PAIRS",), ("MY_RANK", "MY_TARGETS")],
+             "03_evaluation.ipynb": [("MY_LEXICON",), ("MY_RUBRIC",)], "04_deploy.ipynb": [("MY_SYSTEM",)],
+             "05_knowledge.ipynb": [("MY_ANSWER", "MY_QUESTION")]}
+
+
+def _notebook(name):
+    return nbformat.read(ROOT / "notebooks" / name, as_version=4)
+
+
+def _run(source: str) -> dict:
+    """What a cell's assignments set, run as the notebook runs them (`sw` imported)."""
+    names = {"sw": sw}
+    exec(source, names)
+    return names
+
+
+def _cells(part: str) -> dict:
+    """Every exercise's values: part="stub" as committed, part="solution" from its Solution and discussion cell."""
+    values = {}
+    for name in NOTEBOOKS:
+        nb = _notebook(name)
+        for exercise in exercises(nb):
+            values |= _run(nb.cells[exercise.stubs[0]].source if part == "stub" else exercise.solution)
+    return values
+
+
+def _prompts() -> list[str]:
+    return _run(next(c.source for c in _notebook(NOTEBOOKS[0]).cells if c.source.startswith("PROMPTS = [")))["PROMPTS"]
+
+
+class NoJudge:
+    """A judge that must not be asked: an exercise not done yet judges nothing."""
+
+    name = "no-judge"
+
+    def ask(self, *args, **kwargs):
+        raise AssertionError("the judge was asked")
+
+
+@pytest.fixture()
+def scored():
+    import pandas as pd
+
+    answers = ["Be serene and calm: the delay is outside your control.", "Try to relax and treat yourself."]
+    return sw.score_answers(pd.DataFrame({"prompt": ["Late train", "Rain"], "fine-tuned": answers}), meaning=False)
+
+
+def _fake_gguf(folder: Path) -> Path:
+    gguf = folder / "stoic-q8_0.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(64))  # what the check reads of it: the magic bytes
+    return gguf
+
+
+def test_the_notebooks_hold_these_exercises_each_a_stub():
+    for name in NOTEBOOKS:
+        found = exercises(_notebook(name))
+        assert [e.names for e in found] == EXERCISES[name], name
+        for exercise in found:
+            source = _notebook(name).cells[exercise.stubs[0]].source
+            assert "# TODO: " in source and all(sw.checks._todo(_run(source)[n]) for n in exercise.names), source
+
+
+def test_every_untouched_stub_says_not_done_yet_and_raises_nothing(smol, scored, tmp_path, capsys):
+    """Run All on notebooks nobody touched: each check prints what to fill in, and the cells after a stub go on
+    without it (no generation, no training, no judging), with the real models and data."""
+    model, tok = smol
+    stub = _cells("stub")
+    assert all(stub[name] is not None for names in EXERCISES.values() for group in names for name in group)
+
+    def said(*names):
+        out = capsys.readouterr().out
+        assert "not done yet" in out.lower() and all(n in out for n in names), out
+        assert "Well done" not in out
+
+    sw.check_my_prompt(stub["MY_PROMPT"], _prompts(), tok)
+    said("MY_PROMPT")
+    assert sw.checks.ask_both(stub["MY_PROMPT"], base=smol, instruct=smol) is None
+    said("MY_PROMPT")
+    sw.check_my_pairs(stub["MY_PAIRS"], tok)
+    said("MY_PAIRS")
+    train = sw.make_dataset(n=12)
+    assert len(sw.checks.mix_yours(train, stub["MY_PAIRS"])) == len(train)  # the built-in data alone
+    said("MY_PAIRS", f"the {len(train)} built-in conversations alone")
+    mine = sw.checks.finetune_yours(model, tok, train, tmp_path / "your-turn", target_modules=stub["MY_TARGETS"],
+                                    lora_r=stub["MY_RANK"], max_steps=1, energy=False)
+    assert mine is None and not (tmp_path / "your-turn").exists()  # nothing trained
+    said("MY_TARGETS", "Nothing was trained")
+    sw.check_lora_choice(mine, None)
+    said("MY_TARGETS")
+    sw.check_my_lexicon(stub["MY_LEXICON"], scored)
+    said("MY_LEXICON")
+    assert sw.check_my_rubric(stub["MY_RUBRIC"], NoJudge(), ["Late train"], ["Breathe."]) is None
+    said("MY_RUBRIC", "No answer was judged")
+    path = sw.modelfile(_fake_gguf(tmp_path), tok)
+    before = path.read_text()
+    sw.check_my_modelfile(path, tok, system=stub["MY_SYSTEM"])
+    said("MY_SYSTEM")
+    assert path.read_text() == before and "SYSTEM" not in before
+    sw.check_my_knowledge_question(stub["MY_QUESTION"], stub["MY_ANSWER"], sw.knowledge_facts(), model, tok)
+    said("MY_QUESTION")
+
+
+def test_half_done_is_not_done_yet(smol, capsys):
+    """A `...` left anywhere in the value (one pair of two, one level of five) still counts as the stub."""
+    sw.check_my_pairs([{"complaint": "My bus is late.", "reply": GOOD}, {"complaint": ..., "reply": ...}], smol[1])
+    assert "Not done yet: MY_PAIRS" in capsys.readouterr().out
+    rubric = sw.RUBRIC | {"brevity": {"question": "Short?", "levels": {1: "long", 2: ..., 3: "", 4: "", 5: "short"}}}
+    assert sw.check_my_rubric(rubric, NoJudge(), ["x"], ["y"]) is None
+    sw.check_my_knowledge_question("Who taught Epictetus?", ..., [], *smol)
+    assert capsys.readouterr().out.count("Not done yet") == 2
+
+
+def test_the_solutions_pass_their_checks(smol, scored, tmp_path, capsys):
+    """The code of each "Solution and discussion" cell (what `workshop --solutions` runs) passes its check."""
+    from stoic_workshop.data import eval_prompts, make_pairs
+
+    model, tok = smol
+    solution = _cells("solution")
+    sw.check_my_prompt(solution["MY_PROMPT"], _prompts(), tok)
+    assert "✅ Well done: your complaint is" in capsys.readouterr().out
+    assert list(sw.checks.ask_both(solution["MY_PROMPT"], base=smol, instruct=smol, max_new_tokens=4).data.columns) \
+        == ["Prompt", "Base: smollm2-135m-instruct", "Instruct: smollm2-135m-instruct"]
+    sw.check_my_pairs(solution["MY_PAIRS"], tok)
+    assert capsys.readouterr().out.startswith("✅ Well done: 2 pairs")
+    built_in = {p["complaint"].lower() for p in make_pairs()} | {p.lower() for p in eval_prompts()}
+    assert not {p["complaint"].lower() for p in solution["MY_PAIRS"]} & built_in  # new complaints, none held out
+    train = sw.make_dataset(n=12)
+    assert len(sw.checks.mix_yours(train, solution["MY_PAIRS"])) == len(train) + 2
+    sw.check_my_lexicon(solution["MY_LEXICON"], scored)
+    assert "Well done: you added 'calm', 'serene', 'serenity'" in capsys.readouterr().out
+    judged = sw.check_my_rubric(solution["MY_RUBRIC"], sw.LocalJudge(model, tok, max_new_tokens=8),
+                                ["My train is late."], [GOOD])
+    assert "Well done: you added 'actionable'; 1 of 1 answers were judged on it" in capsys.readouterr().out
+    assert judged["actionable"].between(1, 5).all()
+    path = sw.modelfile(_fake_gguf(tmp_path), tok)
+    sw.check_my_modelfile(path, tok, system=solution["MY_SYSTEM"])
+    assert "✅ Well done: " in capsys.readouterr().out
+    assert f'SYSTEM """{solution["MY_SYSTEM"]}"""' in path.read_text()
+    sw.check_my_knowledge_question(solution["MY_QUESTION"], solution["MY_ANSWER"], sw.knowledge_facts(), model, tok)
+    assert "✅ Well done: a new question" in capsys.readouterr().out
+
+
+def test_the_lora_solution_trains_fewer_parameters(tiny_gemma3, gemma_tok, tmp_path, capsys):
+    solution = _cells("solution")
+    data = sw.make_dataset(n=8)
+    default = sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path / "all", max_steps=1, energy=False, progress=False)
+    mine = sw.checks.finetune_yours(tiny_gemma3, gemma_tok, data, tmp_path / "yours",
+                                    target_modules=solution["MY_TARGETS"], lora_r=solution["MY_RANK"], max_steps=1,
+                                    energy=False, progress=False)
+    sw.check_lora_choice(mine, default)
+    assert "Well done. Trainable share:" in capsys.readouterr().out
+
+
+def test_wrong_attempts_raise_with_what_to_fix(smol, tmp_path):
+    model, tok = smol
+    for targets, rank, why in [("q_proj", 8, "must be a list of layer names"), ([], 8, "must be a list"),
+                               (["q_proj"], 0, "MY_RANK must be a whole number"), (["q_proj"], "8", "whole number")]:
+        with pytest.raises(sw.CheckFailed, match=why):
+            sw.checks.finetune_yours(model, tok, [], tmp_path / "x", target_modules=targets, lora_r=rank)
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(sw.CheckFailed, match="no criterion the built-in RUBRIC lacks"):
+        sw.check_my_rubric(dict(sw.RUBRIC), NoJudge(), ["x"], ["y"])
+    with pytest.raises(sw.CheckFailed, match="must look like"):
+        sw.check_my_rubric(sw.RUBRIC | {"brevity": {"question": "Short?", "levels": {1: "long"}}}, NoJudge(), ["x"],
+                           ["y"])
+    path = sw.modelfile(_fake_gguf(tmp_path), tok)
+    with pytest.raises(sw.CheckFailed, match="MY_SYSTEM must be a sentence"):
+        sw.check_my_modelfile(path, tok, system="  ")
+    with pytest.raises(sw.CheckFailed, match="replace the '...' in MY_SYSTEM"):
+        sw.check_my_modelfile(path, tok, system="You are ...")

@@ -278,3 +278,73 @@ def test_knowledge_numbers_in_readme_notebook_5_and_slides_are_the_measured_run_
     executed = tarfile.open(ROOT / "bench" / "knowledge_cpu" / "05_knowledge-executed.tar.gz")
     nb = nbformat.reads(executed.extractfile("05_knowledge.ipynb").read().decode(), as_version=4)
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+def _lora_parameters(config, r: int, targets) -> tuple[int, int]:
+    """(LoRA parameters, model parameters) for `config`, counted by PEFT on a model built on the meta device."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):  # shapes only: no memory, no download
+        model = AutoModelForCausalLM.from_config(config)
+        total = model.num_parameters()
+        peft = get_peft_model(model, LoraConfig(r=r, lora_alpha=r, target_modules=list(targets), task_type="CAUSAL_LM"))
+    return sum(p.numel() for p in peft.parameters() if p.requires_grad), total
+
+
+def _sentences(notebook: str) -> str:
+    return " ".join(" ".join(c.source for c in nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells
+                             ).split())
+
+
+def test_adapter_sizes_in_notebooks_2_and_4_are_counted_from_the_models_configs():
+    """Notebooks 2 and 4 give the adapters' size for the course's recipe (StoicConfig: r=16 on all seven
+    projections): counted here by PEFT from Gemma 2 2B's config and SmolLM2's, in 32-bit as a T4 or a CPU saves them
+    (train.py keeps the trainable weights in fp32 there) and in 16-bit as a bf16 GPU does (the H200 bench run)."""
+    from transformers import AutoConfig, Gemma2Config
+
+    from stoic_workshop.config import StoicConfig
+
+    recipe = StoicConfig()
+    r, targets = recipe.lora_r, recipe.target_modules
+    assert (r, len(targets)) == (16, 7)
+    # Gemma 2 2B (google/gemma-2-2b's config.json): 26 layers of hidden 2304, MLP 9216, 8 query heads and 4 KV heads of
+    # 256. Per layer 16 x (in + out) per projection: q 69,632 + k 53,248 + v 53,248 + o 69,632 + 3 x 184,320.
+    gemma2 = Gemma2Config(hidden_size=2304, num_hidden_layers=26, intermediate_size=9216, num_attention_heads=8,
+                          num_key_value_heads=4, head_dim=256, vocab_size=256000)
+    lora, _ = _lora_parameters(gemma2, r, targets)
+    assert lora == 26 * 798_720 == 20_766_720
+    fp32, bf16 = round(lora * 4 / 1e6), round(lora * 2 / 1e6)
+    assert (fp32, bf16) == (83, 42)
+    # The H200 run (bf16 compute) counted the same parameters and saved them in 16-bit:
+    trained = _executed(ROOT / "bench" / "colab_h200" / "gemma2-2b-random-01-03.tar.gz", "02_finetune")
+    assert f"Trainable: {lora:,} of" in trained
+    saved = float(re.search(r"Trainable: 20\.77 M of \d+ M parameters \(0\.78%\)\. Adapters: ([\d.]+) MB", trained)[1])
+    assert abs(saved - lora * 2 / 1e6) < 0.5
+    smol, total = _lora_parameters(AutoConfig.from_pretrained(stoic_workshop.model_folder("smollm2-135m-instruct")),
+                                   r, targets)
+    assert round(smol * 4 / 1e6, -1) == 20 and f"{smol / (total + smol):.2%}" == "3.50%"  # as finetune prints it
+    for notebook in ("02_finetune.ipynb", "04_deploy.ipynb"):
+        text = _sentences(notebook)
+        assert re.findall(r"about (\d+) MB for Gemma 2 2B", text) == [str(fp32)], notebook
+        assert f"about {bf16} MB where a GPU with bf16 stores them in 16-bit" in text, notebook
+        assert "about 20 MB for SmolLM2-135M" in text or "Adapters of about 20 MB for SmolLM2-135M" in text, notebook
+    assert "20.8 M parameters, stored in 32-bit as on a T4 or a CPU" in _sentences("02_finetune.ipynb")
+
+
+def test_notebooks_1_and_2_describe_the_loading_routes_load_model_takes():
+    """On a GPU, transformers + bitsandbytes unless Unsloth is asked for; on a CPU fp32, or NF4 with cpu_4bit=True."""
+    import inspect
+
+    from stoic_workshop.models import load_model
+
+    source = inspect.getsource(load_model)
+    assert 'backend = backend or os.environ.get("STOIC_BACKEND") or "transformers"' in source
+    assert "cpu_4bit" in inspect.signature(load_model).parameters
+    one = _sentences("01_base_vs_instruct.ipynb")
+    assert ("On a GPU: in 4-bit (NF4) through transformers and bitsandbytes, by default; Unsloth, which the GPU "
+            'profile installs too, only when you ask for it (`backend="unsloth"`, or `STOIC_BACKEND=unsloth`)') in one
+    two = _sentences("02_finetune.ipynb")
+    assert "no 4-bit path" not in two
+    assert "`sw.load_model(MODEL, cpu_4bit=True)` gives real QLoRA on a CPU too" in two

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from stoic_workshop import data
 from stoic_workshop.data import (
     AREAS,
     AUTHORS,
@@ -16,8 +17,6 @@ from stoic_workshop.data import (
     diversity,
     eval_prompts,
     make_pairs,
-    split,
-    to_messages,
     validate_pair,
 )
 
@@ -231,32 +230,7 @@ def test_diversity_of_nothing_shared_or_empty():
     }
 
 
-# --- split, eval prompts, messages -------------------------------------------------------------
-
-def test_split_keeps_every_complaint_on_one_side(pairs):
-    train, evaluation = split(pairs, eval_fraction=0.1, seed=3407)
-    train_complaints = {normalise(p["complaint"]) for p in train}
-    eval_complaints = {normalise(p["complaint"]) for p in evaluation}
-    assert not train_complaints & eval_complaints
-    assert len(train) + len(evaluation) == len(pairs)
-    # 10% of 160 distinct complaints rounds to 16.
-    assert len(evaluation) == round(len(pairs) * 0.1)
-
-
-def test_split_groups_duplicate_complaints_despite_case_and_spacing():
-    base = make_pairs(n=10)
-    twin = dict(base[0], id="copy", complaint="  " + base[0]["complaint"].upper() + "  ")
-    train, evaluation = split(base + [twin], eval_fraction=0.3, seed=1)
-    key = normalise(base[0]["complaint"])
-    sides = [key in {normalise(p["complaint"]) for p in half} for half in (train, evaluation)]
-    assert sides.count(True) == 1
-
-
-def test_split_is_deterministic_and_rejects_bad_fraction(pairs):
-    assert split(pairs, seed=5) == split(pairs, seed=5)
-    with pytest.raises(ValueError, match="eval_fraction"):
-        split(pairs, eval_fraction=1.5)
-
+# --- eval prompts (the split and the messages shape are tested in tests/test_dataset.py) ----------
 
 def test_eval_prompts_are_held_out(pairs):
     prompts = eval_prompts()
@@ -264,20 +238,22 @@ def test_eval_prompts_are_held_out(pairs):
     assert len({normalise(p) for p in prompts}) == len(prompts)
     training = {normalise(p["complaint"]) for p in pairs}
     assert not training & {normalise(p) for p in prompts}
+    prompts.clear()
+    assert eval_prompts(), "eval_prompts() must hand out a fresh list"
 
 
-def test_to_messages_with_and_without_system(pairs):
-    pair = pairs[0]
-    plain = to_messages(pair)
-    assert plain == {
-        "messages": [
-            {"role": "user", "content": pair["complaint"]},
-            {"role": "assistant", "content": pair["reply"]},
-        ]
-    }
-    with_system = to_messages(pair, system="You are a Stoic.")
-    assert with_system["messages"][0] == {"role": "system", "content": "You are a Stoic."}
-    assert with_system["messages"][1:] == plain["messages"]
+# --- the tables' files ---------------------------------------------------------------------------
+
+def test_a_misspelt_key_in_pairs_jsonl_is_named(monkeypatch):
+    row = dict(make_pairs(n=1)[0], complaints="typo")
+    del row["complaint"], row["quote"], row["source"]
+    monkeypatch.setattr(data, "_table", lambda name: [row])
+    data._rows.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"row 1 .*missing \['complaint'\], unknown \['complaints'\]"):
+            make_pairs()
+    finally:
+        data._rows.cache_clear()
 
 
 # --- validate_pair error messages --------------------------------------------------------------

@@ -1,10 +1,12 @@
 """The dataset layer: built-in conversations, the learner's own pairs, splits and bad input."""
 
 import json
+import random
 
 import pytest
 
 import stoic_workshop as sw
+from stoic_workshop.data import make_pairs
 from stoic_workshop.dataset import DATA_DIR, write_default_data
 
 REPLY = ("The traffic is outside your control; your response is not. Put on something you enjoy, breathe, and "
@@ -21,6 +23,18 @@ def test_make_dataset_is_deterministic_conversations():
     assert [t["role"] for t in with_system[0]["messages"]] == ["system", "user", "assistant"]
 
 
+def test_make_dataset_turns_each_pair_into_its_complaint_and_reply():
+    pair = make_pairs(n=1, seed=5)[0]
+    plain = sw.make_dataset(n=1, seed=5)[0]
+    assert plain["id"] == pair["id"] and plain["messages"] == [{"role": "user", "content": pair["complaint"]},
+                                                               {"role": "assistant", "content": pair["reply"]}]
+    with_system = sw.make_dataset(n=1, seed=5, system="You are a Stoic.")[0]["messages"]
+    assert with_system == [{"role": "system", "content": "You are a Stoic."}] + plain["messages"]
+    assert sw.make_dataset(n=1, seed=5, system="")[0]["messages"] == plain["messages"]
+    with pytest.raises(sw.DataError, match=r"pair '.*': messages\[0\]\.content: empty or whitespace only"):
+        sw.make_dataset(n=1, system="   ")
+
+
 def test_committed_data_files_match_the_generator(tmp_path):
     # data/ is what learners read: it must be exactly what the code generates (stoic-workshop data).
     written = write_default_data(tmp_path)
@@ -35,6 +49,35 @@ def test_split_keeps_every_complaint_on_one_side():
     assert not first_user(splits["train"]) & first_user(splits["eval"])
     prompts = set((DATA_DIR / "eval_prompts.txt").read_text(encoding="utf-8").splitlines())
     assert len(prompts) >= 12 and not prompts & {m[0]["content"] for m in sw.make_dataset()["messages"]}
+
+
+def _conversations(complaints):
+    from datasets import Dataset
+
+    return Dataset.from_list([{"messages": [{"role": "user", "content": c}, {"role": "assistant", "content": "ok"}]}
+                              for c in complaints])
+
+
+def test_split_groups_duplicate_complaints_despite_case_and_spacing():
+    complaints = [p["complaint"] for p in make_pairs(n=10)]
+    twin = "  " + complaints[0].upper().replace(" ", "   ") + "  "
+    splits = sw.train_eval_split(_conversations(complaints + [twin]), eval_fraction=0.3, seed=1)
+    sides = [{complaints[0], twin} & {m[0]["content"] for m in half["messages"]} for half in splits.values()]
+    assert sorted(map(len, sides)) == [0, 2]
+    assert splits["train"].num_rows + splits["eval"].num_rows == 11 and splits["eval"].num_rows >= 3
+
+
+def test_split_is_deterministic_whatever_the_global_seed_and_rejects_bad_input():
+    ds = _conversations([f"complaint {i}" for i in range(30)])
+    random.seed(0)
+    first = {name: half["messages"] for name, half in sw.train_eval_split(ds, seed=5).items()}
+    random.seed(99)
+    assert {name: half["messages"] for name, half in sw.train_eval_split(ds, seed=5).items()} == first
+    assert len(first["eval"]) == 3
+    with pytest.raises(ValueError, match="eval_fraction must be between 0 and 1, got 1.5"):
+        sw.train_eval_split(ds, eval_fraction=1.5)
+    with pytest.raises(ValueError, match="need at least 2 distinct complaints to split, got 1"):
+        sw.train_eval_split(_conversations(["same", " SAME "]))
 
 
 def test_own_pairs_from_a_list_csv_and_jsonl_mix_in(tmp_path):

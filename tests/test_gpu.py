@@ -184,7 +184,7 @@ def test_merge_on_the_gpu_matches_base_plus_adapters(gemma2_folder, random_adapt
 def test_a_local_judge_on_the_gpu_retries_by_sampling(gemma2_folder):
     """A judge's retry samples (attempt > 0). Seen on an H200 running notebook 3 with a random Gemma 2: the draw failed
     ("Expected a 'cuda' device type for generator") because the generator was a CPU one and the logits were not."""
-    from stoic_workshop.judge import _Writer
+    from stoic_workshop.clients import _Writer
 
     model, tokenizer = sw.load_model(gemma2_folder, verbose=False)
     writer = _Writer(model, tokenizer, seed=1)

@@ -19,8 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pandas as pd
 import pytest
 
-from stoic_workshop.judge import (CALIBRATION_FILE, RUBRIC, JudgeError, LocalJudge, OpenAIJudge, _summary, calibrate,
-                                  check_rubric, compare, judge, parse_choice, parse_verdict, verdict_schema, win_rate)
+from stoic_workshop.clients import LocalJudge, OpenAIJudge
+from stoic_workshop.judging import (CALIBRATION_FILE, RUBRIC, JudgeError, _summary, calibrate, check_rubric, compare,
+                                    judge, parse_choice, parse_verdict, verdict_schema, win_rate)
 from stoic_workshop.serve import ServerError, free_port, llama_server
 
 KEY_ENV = "STOIC_JUDGE_TEST_KEY"

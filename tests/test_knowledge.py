@@ -94,7 +94,7 @@ def test_retrieval_finds_the_fact_for_held_out_phrasings():
 def test_ask_closed_book_and_with_retrieval_on_the_packaged_model(smol):
     model, tok = smol
     facts = sw.knowledge_facts()
-    from stoic_workshop.generate import generate
+    from stoic_workshop.generation import generate
 
     closed = sw.ask(model, tok, "Who tutored Nero?")
     opened = sw.ask(model, tok, "Who tutored Nero?", facts, k=1)

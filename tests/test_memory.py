@@ -1,10 +1,19 @@
-"""The memory estimate: hand-computed for a tiny config, and within 20% of what the packaged models really use."""
+"""The memory estimate: hand-computed for a tiny config, and within 20% of what the packaged models really use.
+
+The measurements come from bench/memory.py's harness (each case in a fresh process), imported here as `bench`.
+"""
+
+import sys
+from pathlib import Path
 
 import pytest
 from transformers import LlamaConfig
 
 import stoic_workshop as sw
-from stoic_workshop.memory import GB, measure_load, measure_training, model_shape
+from stoic_workshop.memory import GB, model_shape
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import memory as bench  # noqa: E402  (bench/memory.py)
 
 # A tiny Llama: hidden 64, MLP 128, 2 layers, 4 heads of 16 (64 wide), 2 KV heads (32 wide), 1000 words, tied.
 TINY = LlamaConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -69,12 +78,6 @@ def test_the_slides_arithmetic_for_gemma_2_2b():
 
 def test_gpu_estimate_is_within_20_percent_of_the_h200_measurement():
     """bench/gpu_h200.json: finetune's QLoRA route on an H200 (bench/train_gpu.py), peak allocated at 2 x 512/2048."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    import memory as bench
-
     rows = bench.gpu_cases()
     assert len(rows) == 2
     for r in rows:
@@ -104,7 +107,7 @@ def weights(model, dtype):
 @pytest.mark.parametrize("method", ["lora", "qlora"])
 def test_smollm2_resident_size_and_training_peak_are_within_20_percent(method):
     """One fresh process per method: resident size after loading (fp32 / NF4), then the peak of one step."""
-    got = measure_training("smollm2-135m-instruct", method, seq_len=128, batch_size=2, steps=1)
+    got = bench.measure_training("smollm2-135m-instruct", method, seq_len=128, batch_size=2, steps=1)
     assert got["route"] == f"cpu-{method}"
     within_20_percent(f"SmolLM2 resident {method}", weights("smollm2-135m-instruct", "nf4" if method == "qlora"
                                                               else "float32"), got["resident"])
@@ -115,7 +118,7 @@ def test_smollm2_resident_size_and_training_peak_are_within_20_percent(method):
 
 @pytest.mark.parametrize("dtype", ["float32", "nf4"])  # bf16 and Gemma's training peaks: bench/memory.py
 def test_gemma3_resident_size_is_within_20_percent(dtype):
-    got = measure_load("gemma-3-270m", dtype)
+    got = bench.measure_load("gemma-3-270m", dtype)
     within_20_percent(f"Gemma 3 270M resident {dtype}", weights("gemma-3-270m", dtype), got["resident"])
 
 

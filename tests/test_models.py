@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import stoic_workshop as sw
-from stoic_workshop.models import OFFLINE_PAIR, _cache_problem, _gguf_file
+from stoic_workshop.models import OFFLINE_PAIR, _cache_problem, gguf_file
 
 MORE_TEXT = [  # beyond the golden strings: code, numbers, a quotation, a whole chat turn
     "def f(x):\n    return x**2  # square",
@@ -35,7 +35,7 @@ def test_offline_pair_is_one_base_and_one_instruct_model_with_pinned_files():
 def test_tokenizer_matches_llama_cpp_on_the_same_file(name, tmp_path):
     llama_cpp = pytest.importorskip("llama_cpp")
     preset = sw.PRESETS[name]
-    gguf = _gguf_file(preset, sw.cache_dir() / "models" / "gguf")
+    gguf = gguf_file(preset, sw.cache_dir() / "models" / "gguf")
     vocab = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
     tok = sw.load_model(name, verbose=False)[1]
     for text in [t for t, _ in preset.golden] + MORE_TEXT:
@@ -95,7 +95,7 @@ def test_cached_model_equals_the_gguf_model_and_is_a_normal_model(smol, tmp_path
     from transformers import AutoModelForCausalLM
 
     model, tok = smol
-    gguf = _gguf_file(sw.PRESETS["smollm2-135m-instruct"], tmp_path)
+    gguf = gguf_file(sw.PRESETS["smollm2-135m-instruct"], tmp_path)
     reference = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     ids = torch.tensor([tok("Stuck in traffic again.").input_ids])
     with torch.no_grad():

@@ -1,5 +1,7 @@
 """The course notebooks, run the way a Colab attendee runs them: each notebook alone in an empty folder, with the
-package installed from the built wheel (not the checkout), through the main job command, on the offline models."""
+package installed from the built wheel (not the checkout), through the main job command, on the offline models,
+with the exercises' solutions filled in (`--solutions`), so every exercise check runs on its solution. The
+notebooks run in temporary folders; the executed copies (.ipynb, .html) are kept in runs/ci-notebooks/."""
 
 import json
 import os
@@ -63,9 +65,43 @@ def test_committed_notebook_is_clean_and_has_colab_badge(path):
         nb.cells[0].source
 
 
-# Executed copies are kept here (git-ignored): CI keeps them as artifacts, to open and read after a run.
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_exercises_have_a_level_a_stub_and_a_solution_the_runner_finds(path):
+    """Each "## Your turn! (level)" holds one stub cell (assignments marked # TODO, left undone) and, after it, a
+    "Solution and discussion" cell whose ```python block sets the same names: what `--solutions` runs instead."""
+    from stoic_workshop.workshop import FILLED, LEVELS, exercises, fill_in_solutions
+
+    nb = nbformat.read(path, as_version=4)
+    found = exercises(nb)
+    assert found and all(e.problems() == [] for e in found), [e.problems() for e in found]
+    assert all(e.level in LEVELS for e in found)
+    stubs = [nb.cells[e.stubs[0]].source for e in found]
+    assert fill_in_solutions(nb, path.name) == len(found)
+    for exercise, stub in zip(found, stubs):
+        filled = nb.cells[exercise.stubs[0]].source
+        assert filled.startswith(FILLED) and "TODO" not in filled and filled != stub
+        compile(filled, path.name, "exec")
+    assert not [c for c in nb.cells if c.cell_type == "code" and "# TODO" in c.source]
+
+
+def test_the_runner_refuses_an_exercise_it_cannot_fill_in():
+    from stoic_workshop.workshop import fill_in_solutions
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("## Your turn!\nWrite MY_X."),
+                nbformat.v4.new_code_cell("MY_X = ...  # TODO: a number"),
+                nbformat.v4.new_markdown_cell("<details>\n\n```python\nMY_Y = 1\n```\n</details>")]
+    with pytest.raises(ValueError, match=r"(?s)cell 0 cannot be filled in: its heading names no level.*its solution "
+                                         r"does not set MY_X"):
+        fill_in_solutions(nb, "x.ipynb")
+    nb.cells[0].source = "## Your turn! (stretch)\nWrite MY_X."
+    nb.cells[2].source = "<details>\n\n```python\nMY_X = 42\n```\n</details>"
+    assert fill_in_solutions(nb) == 1 and nb.cells[1].source.endswith("MY_X = 42\n")
+
+
+# Executed copies are kept here (git-ignored): CI keeps them as artifacts, to open and read after a run. The
+# notebooks themselves run in temporary folders, each alone in <folder>/<its name>/, as Colab opens it from its badge.
 ARTIFACTS = ROOT / "runs" / "ci-notebooks"
-WORK = ARTIFACTS / "work"   # each notebook runs alone in WORK/<its name>/, as Colab opens it from its badge
 
 
 def _wheel_venv() -> Path | None:
@@ -76,12 +112,13 @@ def _wheel_venv() -> Path | None:
     return Path(venv) if venv else None
 
 
-def _run_alone(names=(), cwd=None):
-    """`stoic-workshop workshop --alone` from the wheel's venv (else this environment), from an empty folder."""
+def _run_alone(out: Path, names=(), cwd=None):
+    """`stoic-workshop workshop --alone --solutions --out OUT` from the wheel's venv (else this environment), from
+    an empty folder."""
     venv = _wheel_venv()
     command = [str(venv / "bin" / "stoic-workshop")] if venv else [sys.executable, "-m", "stoic_workshop.cli"]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    run = subprocess.run([*command, "workshop", "--alone", "--out", str(WORK), *names],
+    run = subprocess.run([*command, "workshop", "--alone", "--solutions", "--out", str(out), *names],
                          capture_output=True, text=True, cwd=cwd, env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
@@ -93,25 +130,31 @@ def _has_llama_cpp() -> bool:
     return subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0
 
 
-def _keep(into: str, names) -> Path:
-    """Copy the executed notebooks (.ipynb + .html) out of their working folders into ARTIFACTS/`into`."""
+def _keep(work: Path, into: str, names) -> Path:
+    """Copy the executed notebooks (.ipynb + .html) out of their working folders in `work` into ARTIFACTS/`into`."""
     out = ARTIFACTS / into
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
         for suffix in (".ipynb", ".html"):
-            shutil.copyfile(WORK / Path(name).stem / Path(name).with_suffix(suffix).name,
+            shutil.copyfile(work / Path(name).stem / Path(name).with_suffix(suffix).name,
                             out / Path(name).with_suffix(suffix).name)
     return out
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
+def work(tmp_path_factory) -> Path:
+    """The first run's working folder: <work>/<notebook name>/ holds what each notebook wrote."""
+    return tmp_path_factory.mktemp("first-run")
+
+
+@pytest.fixture(scope="module")
+def executed(work, tmp_path_factory):
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    _run_alone(cwd=tmp_path_factory.mktemp("empty"))
-    return _keep("first-run", [p.name for p in NOTEBOOKS])
+    _run_alone(work, cwd=tmp_path_factory.mktemp("empty"))
+    return _keep(work, "first-run", [p.name for p in NOTEBOOKS])
 
 
-def test_notebooks_ran_alone_on_the_installed_package(executed):
+def test_notebooks_ran_alone_on_the_installed_package(executed, work):
     """Each notebook found only itself in its folder, and its kernel imported the installed package."""
     for path in NOTEBOOKS:
         printed = _printed(nbformat.read(executed / path.name, as_version=4))
@@ -122,7 +165,7 @@ def test_notebooks_ran_alone_on_the_installed_package(executed):
     venv = _wheel_venv()
     if venv:  # the kernel is this venv's python started in the notebook's folder: what does it import there?
         where = subprocess.run([str(venv / "bin" / "python"), "-c", "import stoic_workshop as s; print(s.__file__)"],
-                               capture_output=True, text=True, cwd=WORK / "01_base_vs_instruct",
+                               capture_output=True, text=True, cwd=work / "01_base_vs_instruct",
                                env={"PATH": "/usr/bin:/bin"})
         assert where.returncode == 0, where.stderr
         assert Path(where.stdout.strip()).is_relative_to(venv) and "site-packages" in where.stdout
@@ -130,9 +173,13 @@ def test_notebooks_ran_alone_on_the_installed_package(executed):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_main_job_writes_every_executed_notebook_without_errors(executed, path):
+    from stoic_workshop.workshop import FILLED, exercises
+
     nb = nbformat.read(executed / path.name, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == []
+    assert all(nb.cells[e.stubs[0]].source.startswith(FILLED) for e in exercises(nb))  # run on the solutions
+    assert "not done yet" not in _printed(nb).lower()
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
     assert (executed / path.with_suffix(".html").name).stat().st_size > 10_000
 
@@ -154,7 +201,7 @@ def test_data_notebook_checks_shows_and_plots(executed):
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
-def test_finetune_notebook_trains_plots_measures_and_saves(executed):
+def test_finetune_notebook_trains_plots_measures_and_saves(executed, work):
     import json
 
     nb = nbformat.read(executed / "02_finetune.ipynb", as_version=4)
@@ -165,7 +212,7 @@ def test_finetune_notebook_trains_plots_measures_and_saves(executed):
     summary = next(o["data"]["text/plain"] for c in nb.cells for o in c.get("outputs", [])
                    if "Fine-tuned for" in o.get("data", {}).get("text/plain", ""))
     assert "Energy per phase" in summary and "training:" in summary
-    record = json.loads((WORK / "02_finetune" / "adapters" / "stoic" / "training.json").read_text())
+    record = json.loads((work / "02_finetune" / "adapters" / "stoic" / "training.json").read_text())
     first, last = record["losses"][0][1], record["losses"][-1][1]
     assert last < first  # it learned: the run's own loss record, not a printed claim
     figures = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
@@ -205,7 +252,7 @@ def test_a_failing_cell_keeps_the_executed_copy(tmp_path):
     assert kept.cells[2].outputs == []
 
 
-def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(executed):
+def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(executed, work):
     import json
 
     import pandas as pd
@@ -218,9 +265,9 @@ def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(execute
              "in this process (transformers), adapters off")
     assert f"Judge: smollm2-135m-instruct {judge}" in printed
     assert "Well done: you added 'calm', 'serene', 'serenity'" in printed  # the lexicon exercise's check
-    assert "Well done: you added 'brevity'" in printed                        # the rubric exercise's check
+    assert "Well done: you added 'actionable'" in printed                     # the rubric exercise's check
     assert "agreement (stoic ranked above non-stoic, 0.5 = chance)" in printed
-    folder = WORK / "03_evaluation" / "eval"
+    folder = work / "03_evaluation" / "eval"
     table = pd.read_csv(folder / "answers.csv", keep_default_na=False)
     assert len(table) == 16 and (table["before"] != "").all() and (table["fine-tuned"] != "").all()
     assert (table["before"] != table["fine-tuned"]).mean() > 0.5  # the adapters changed the answers
@@ -246,10 +293,10 @@ def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(execute
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
-def test_deploy_notebook_merges_exports_runs_and_writes_a_modelfile(executed):
+def test_deploy_notebook_merges_exports_runs_and_writes_a_modelfile(executed, work):
     nb = nbformat.read(executed / "04_deploy.ipynb", as_version=4)
     printed = _printed(nb)
-    folder = WORK / "04_deploy" / "deploy"
+    folder = work / "04_deploy" / "deploy"
     gguf = folder / "stoic-q8_0.gguf"
     with open(gguf, "rb") as f:
         assert f.read(4) == b"GGUF"
@@ -268,15 +315,21 @@ def test_deploy_notebook_merges_exports_runs_and_writes_a_modelfile(executed):
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
-def test_running_the_course_again_continues_from_what_is_on_disk(executed, tmp_path):
+def test_running_the_course_again_continues_from_what_is_on_disk(executed, work, tmp_path):
     """A learner runs notebooks 2-4 a second time (or after a restart): they work, and nothing is redone that a
-    first run already finished: answers and verdicts are reused, not generated or judged again."""
-    folder = WORK / "03_evaluation" / "eval"
+    first run already finished: answers and verdicts are reused, not generated or judged again. The second run
+    works on a copy of the first run's folders, so the first run's stay as the other tests read them."""
+    names = ["02_finetune.ipynb", "03_evaluation.ipynb", "04_deploy.ipynb"]
+    second = tmp_path / "second-run"
+    for name in names:
+        shutil.copytree(work / Path(name).stem, second / Path(name).stem, symlinks=True)
+    folder = second / "03_evaluation" / "eval"
     answers = (folder / "answers.csv").read_text()
     verdicts = {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.jsonl")}
-    names = ["02_finetune.ipynb", "03_evaluation.ipynb", "04_deploy.ipynb"]
-    _run_alone(names, cwd=tmp_path)  # fails, naming the cell, if any cell fails
-    again = _keep("second-run", names)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _run_alone(second, names, cwd=empty)  # fails, naming the cell, if any cell fails
+    again = _keep(second, "second-run", names)
     nb = nbformat.read(again / "03_evaluation.ipynb", as_version=4)
     assert "Adapters found in adapters/stoic: using them." in _printed(nb)  # not trained a second time
     assert "generating them again" not in _printed(nb)
@@ -284,14 +337,14 @@ def test_running_the_course_again_continues_from_what_is_on_disk(executed, tmp_p
     assert {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.jsonl")} == verdicts
 
 
-def test_knowledge_notebook_measures_five_arms_and_reads_their_answers(executed):
+def test_knowledge_notebook_measures_five_arms_and_reads_their_answers(executed, work):
     import pandas as pd
 
     nb = nbformat.read(executed / "05_knowledge.ipynb", as_version=4)
     printed = _printed(nb)
     assert "173 facts. One of them:" in printed and "Which student recorded the Discourses" in printed
     assert "✅ Well done: a new question" in printed  # the exercise's check
-    folder = WORK / "05_knowledge" / "knowledge"
+    folder = work / "05_knowledge" / "knowledge"
     table = pd.read_csv(folder / "knowledge.csv")
     assert list(table.arm) == ["guess", "base", "sft-one", "sft-many", "rag", "sft-rag"]
     assert (table.questions == 173).all() and (table["unknown questions"] == 12).all()

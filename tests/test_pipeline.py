@@ -5,16 +5,19 @@ import subprocess
 
 import pandas as pd
 
+from stoic_workshop.files import RunFolder
+
 
 def test_run_writes_every_output_into_one_folder_and_a_second_run_resumes(tmp_path):
     out = tmp_path / "run"
     command = ["stoic-workshop", "run", "--out", str(out), "--steps", "3", "--prompts", "2"]
     first = subprocess.run(command, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-3000:]
-    for name in ["data.jsonl", "adapter/adapter_config.json", "adapter/adapter_model.safetensors", "loss.png",
-                 "answers.csv", "scores.csv", "summary.csv", "scores.png", "forgetting.csv", "emissions.csv",
-                 "merged/config.json", "stoic-q8_0.gguf", "Modelfile", "checks.csv", "report.html", "run.json"]:
-        assert (out / name).is_file(), name
+    run = RunFolder(out)  # the one place the layout is named: every file of it is there
+    for path in [run.data, run.adapter / "adapter_config.json", run.adapter / "adapter_model.safetensors",
+                 run.training, run.loss_plot, *run.evaluation, run.emissions, run.merged / "config.json",
+                 run.gguf("q8_0"), run.modelfile, run.checks, run.report, run.record, run.made_from]:
+        assert path.is_file(), path
     assert len((out / "data.jsonl").read_text().splitlines()) >= 60
     answers = pd.read_csv(out / "answers.csv", keep_default_na=False)
     assert len(answers) == 2 and (answers["before"] != "").all() and (answers["fine-tuned"] != "").all()
@@ -42,7 +45,26 @@ def test_run_writes_every_output_into_one_folder_and_a_second_run_resumes(tmp_pa
 
 
 def test_every_subcommand_has_help():
-    for command in ("workshop", "models", "prepare", "hardware", "data", "train", "eval", "export", "run",
-                    "preflight", "chat"):
+    import argparse
+
+    from stoic_workshop.cli import build_parser
+
+    # every subcommand the parser knows, read from the parser itself: a new one cannot be left out
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"workshop", "train", "run", "export", "eval", "knowledge", "slides", "chat"} <= set(commands)
+    for command in commands:
         done = subprocess.run(["stoic-workshop", command, "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and "usage: stoic-workshop " + command in done.stdout, command
+
+
+def test_a_gguf_file_not_run_says_so_in_words_not_none(tmp_path):
+    """Without llama.cpp's bindings the file is written but not run: its row in checks.csv and in the report's table
+    says what happened (the report used to show a raw None)."""
+    from stoic_workshop.export import Exported, export_all  # noqa: F401  (export_all writes these rows)
+
+    path = RunFolder(tmp_path).gguf("q8_0")
+    path.write_bytes(b"GGUF" + bytes(2_000_000))
+    row = Exported("q8_0", path, True, None).row()
+    assert row["file"] == "stoic-q8_0.gguf" and row["MB"] == 2.0  # 2,000,004 bytes
+    assert row["ok"] == "not checked" and "llama.cpp's Python bindings are not installed" in row["reply"]
+    assert "None" not in pd.DataFrame([row]).to_html()

@@ -290,7 +290,7 @@ def test_calibration_answers_built_on_invented_quotations_are_caught_and_the_oth
     Stoic, generic, off-topic or harmful answer (none of which quotes anyone)."""
     import json
 
-    from stoic_workshop.judge import CALIBRATION_FILE
+    from stoic_workshop.judging import CALIBRATION_FILE
 
     items = [json.loads(line) for line in CALIBRATION_FILE.read_text().splitlines() if line.strip()]
     flagged = {i["id"] for i in items if invented(i["answer"])}

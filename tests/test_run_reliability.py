@@ -118,16 +118,17 @@ def test_a_second_run_into_a_folder_in_use_says_who_holds_it_and_a_killed_runs_l
     import signal
     import time
 
-    from stoic_workshop.pipeline import LOCK, _lock
+    from stoic_workshop.files import RunFolder
+    from stoic_workshop.pipeline import _lock
 
     out = tmp_path / "run"
     first = subprocess.Popen(["stoic-workshop", "run", "--out", str(out), "--steps", "2", *TINY],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while not (out / LOCK).is_file() and first.poll() is None and time.time() < deadline:
+    while not RunFolder(out).lock.is_file() and first.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     try:
-        assert json.loads((out / LOCK).read_text())["pid"] == first.pid
+        assert json.loads(RunFolder(out).lock.read_text())["pid"] == first.pid
         second = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "2", *TINY],
                                 capture_output=True, text=True, timeout=300)
         assert second.returncode == 1
@@ -136,11 +137,11 @@ def test_a_second_run_into_a_folder_in_use_says_who_holds_it_and_a_killed_runs_l
     finally:
         first.send_signal(signal.SIGKILL)  # as when Colab drops the runtime: its lock stays behind
         first.wait()
-    assert json.loads((out / LOCK).read_text())["pid"] == first.pid
+    assert json.loads(RunFolder(out).lock.read_text())["pid"] == first.pid
     with _lock(out):
-        assert json.loads((out / LOCK).read_text())["pid"] != first.pid
+        assert json.loads(RunFolder(out).lock.read_text())["pid"] != first.pid
     assert f"left by a run that no longer runs (pid {first.pid}): taking it over" in capsys.readouterr().out
-    assert not (out / LOCK).exists()
+    assert not RunFolder(out).lock.exists()
 
 
 @pytest.mark.parametrize("command", [["run", "--steps", "2", *TINY], ["export", "no-adapters-needed"]])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stoic_workshop.data import _words
+from stoic_workshop.data import split_words
 from stoic_workshop.score import (LEXICON, add_words, highlight, load_references, meaning_score, name_drops,
                                   stoic_matches, stoic_score)
 
@@ -18,7 +18,7 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 def test_score_is_matches_per_100_words():
     text = "We cannot choose the weather on the day of the trip, but we can accept it with courage and humour."
-    assert len(_words(text)) == 20
+    assert len(split_words(text)) == 20
     # 2 matches ("accept", "courage") in 20 words -> 2 / 20 * 100 = 10.0
     assert stoic_matches(text) == (10.0, ["accept", "courage"])
 
@@ -144,18 +144,18 @@ def test_meaning_takes_own_references_and_refuses_a_bare_string():
 def test_references_are_balanced_and_not_copied_from_training():
     refs = load_references()
     assert len(refs["stoic"]) == len(refs["generic"]) == 12
-    assert all(30 <= len(_words(t)) <= 70 for t in refs["stoic"] + refs["generic"])
+    assert all(30 <= len(split_words(t)) <= 70 for t in refs["stoic"] + refs["generic"])
     # No run of 7 words shared with any training reply: the score must not reward memorised training data.
     train = [m["content"] for line in (DATA / "stoic_train.jsonl").read_text().splitlines()
              for m in json.loads(line)["messages"] if m["role"] == "assistant"]
-    seen = {tuple(w[i:i + 7]) for w in map(_words, train) for i in range(len(w) - 6)}
+    seen = {tuple(w[i:i + 7]) for w in map(split_words, train) for i in range(len(w) - 6)}
     for text in refs["stoic"] + refs["generic"]:
-        words = _words(text)
+        words = split_words(text)
         assert not {tuple(words[i:i + 7]) for i in range(len(words) - 6)} & seen, text
 
 
 def test_general_english_is_long_plain_and_not_stoic():
     text = (DATA / "general_english.txt").read_text(encoding="utf-8")
-    assert 2500 <= len(_words(text)) <= 3500
+    assert 2500 <= len(split_words(text)) <= 3500
     assert stoic_matches(text)[1] == []
     assert not re.search(r"(?i)\b(stoic|philosoph|self-care|mindful)", text)

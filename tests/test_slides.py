@@ -105,10 +105,15 @@ def tiny_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(evaluate_module, "general_text", lambda: GENERAL_TEXT().split("\n\n")[0])
         evaluate(result.model, tokenizer, run, sw.eval_prompts()[:2], meter, progress=False)
-    # checks.csv is written inline by pipeline.run after llama.cpp has run a GGUF file; no function makes it
-    # alone, so this one row is the test's, in that exact format.
-    (run / "checks.csv").write_text('file,MB,ok,stopped by,same first tokens,reply\n'
-                                    'stoic-q8_0.gguf,12.5,True,stop,7,"Accept it."\n')
+    # checks.csv as export_all writes it once llama.cpp has run a GGUF file: this row is the test's
+    import pandas as pd
+
+    from stoic_workshop.export import Check, Exported
+
+    gguf = sw.RunFolder(run).gguf("q8_0")
+    gguf.write_bytes(b"GGUF" + bytes(12_499_996))  # 12.5 MB
+    check = Check(gguf, 12.5, "Accept it.", "stop", "<end_of_turn>", 7, 8, None, 1.0)
+    pd.DataFrame([Exported("q8_0", gguf, True, check).row()]).to_csv(sw.RunFolder(run).checks, index=False)
     return run
 
 

@@ -14,7 +14,7 @@ from transformers import Gemma2Config, Gemma2ForCausalLM, TrainerControl, Traine
 
 import stoic_workshop as sw
 import stoic_workshop.models as models
-from stoic_workshop.train import (_callbacks, _check_t4, _compute_in_fp32, _config, _gpu_dtype, _settings,
+from stoic_workshop.train import (_callbacks, _check_t4, _compute_in_fp32, _gpu_dtype, _trainer_args,
                                   diverged_message)
 
 H200 = types.SimpleNamespace(name="NVIDIA H200", total_memory=150_121_594_880, major=9, minor=0)
@@ -110,8 +110,10 @@ def test_dtype_decisions_for_gemma3_and_gemma2(monkeypatch, tiny_gemma3):
     assert not models.fp16_safe(tiny_gemma3) and models.fp16_safe(gemma2)
     assert _gpu_dtype(tiny_gemma3) == "fp32" and _gpu_dtype(gemma2) == "fp16"
     # What finetune hands TRL: fp32 turns mixed precision (and its loss scaler) off; fp16 turns it on.
-    g3 = _config("qlora", _settings({}), Path("/tmp/unused"), 64, "fp32")
-    g2 = _config("qlora", _settings({}), Path("/tmp/unused"), 64, "fp16")
+    config = sw.StoicConfig()  # the recipe, with the two choices finetune makes per model and machine
+    settings = config.recipe() | {"learning_rate": 2e-4, "optim": "adamw_torch"}
+    g3 = _trainer_args(config, "qlora", settings, Path("/tmp/unused"), 64, "fp32")
+    g2 = _trainer_args(config, "qlora", settings, Path("/tmp/unused"), 64, "fp16")
     assert (g3.fp16, g3.bf16) == (False, False) and (g2.fp16, g2.bf16) == (True, False)
     # With bf16 (normal mode on an H200) both are bf16; on a CPU both fp32.
     h200 = t4_hardware(monkeypatch, t4=False, bf16=True)
@@ -229,10 +231,10 @@ def test_colab_export_check_runs_on_the_t4_in_the_dtype_each_model_can_take(fake
     for Gemma 2 (a 2B model in fp32 on the CPU is 10.5 GB of a free Colab's 12.7 GB RAM) and in fp32 for Gemma 3,
     whose activations overflow fp16 (the architecture is read from the file, as verify does)."""
     from stoic_workshop.export import _gguf_architecture, _reference_device
-    from stoic_workshop.models import _gguf_file, _preset
+    from stoic_workshop.models import gguf_file, get_preset
 
     fake_cuda(T4, native_bf16=False)
-    smollm2 = _gguf_file(_preset("smollm2-135m-instruct"), Path("unused"))  # the packaged file, read in place
+    smollm2 = gguf_file(get_preset("smollm2-135m-instruct"), Path("unused"))  # the packaged file, read in place
     assert _gguf_architecture(smollm2) == "llama"
     assert _reference_device("llama") == ("cuda", torch.float16)
     assert _reference_device("gemma2") == ("cuda", torch.float16)

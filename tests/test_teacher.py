@@ -11,7 +11,7 @@ import traceback
 
 import pytest
 
-from stoic_workshop.data import IDEAS, _normalise, eval_prompts, make_pairs, validate_pair
+from stoic_workshop.data import IDEAS, eval_prompts, make_pairs, normalise_text, validate_pair
 from stoic_workshop.serve import free_port, llama_server
 from stoic_workshop.teacher import TeacherError, TeachResult, _last_teacher_number, _reply_problem, guess_area, teach
 
@@ -74,7 +74,7 @@ def test_every_accepted_pair_is_valid_and_every_complaint_is_accounted_for(taugh
         assert pair["idea"] in IDEAS
     assert [p["id"] for p in taught.pairs] == [f"teacher-{n:03d}" for n in range(1, taught.n_accepted + 1)]
     for field in ("complaint", "reply"):
-        values = [_normalise(p[field]) for p in taught.pairs]
+        values = [normalise_text(p[field]) for p in taught.pairs]
         assert len(set(values)) == len(values), f"duplicate {field} among accepted pairs"
 
 

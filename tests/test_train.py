@@ -189,7 +189,8 @@ def test_cpu_qlora_trains_a_4bit_base_whose_adapters_load_on_the_full_precision_
     assert model.load_report.four_bit and getattr(model, "is_loaded_in_4bit", False)
     data = sw.make_dataset(n=4)  # 4 steps of 2 rows: each row seen twice (a 4-bit CPU step is the slow one)
     result = sw.finetune(model, tok, data, tmp_path / "qlora", max_steps=4, learning_rate=1e-3, warmup_steps=0,
-                         batch_size=2, grad_accum=1, energy=False, progress=False)
+                         per_device_train_batch_size=2, gradient_accumulation_steps=1, energy=False,
+                         progress=False)
     assert result.path == "cpu-qlora" and "4-bit NF4" in result.precision
     after = reply_loss(result.model, tok, data)
     with result.model.disable_adapter():
@@ -228,12 +229,12 @@ def test_a_row_over_max_seq_length_is_left_out_and_named(tiny_gemma3, gemma_tok,
 
     tiny_gemma3.model.register_forward_pre_hook(within_the_cap, with_kwargs=True)
     # 8 x 2 folded into one pass on a CPU: one step sees every row that is kept
-    result = sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path / "adapters", max_steps=1, batch_size=8,
-                         grad_accum=2, energy=False, progress=False)
+    result = sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path / "adapters", max_steps=1,
+                         per_device_train_batch_size=8, gradient_accumulation_steps=2, energy=False, progress=False)
     assert seen and max(seen) <= 512
     assert result.tokens == sum(lengths) - lengths[7]  # the 15 other rows, whole: nothing cut from them
-    assert result.settings["max_seq_length"] == 512
-    said = [line for line in capsys.readouterr().out.splitlines() if "max_seq_length" in line]
+    assert result.settings["max_length"] == 512
+    said = [line for line in capsys.readouterr().out.splitlines() if "max_length" in line]
     assert len(said) == 1, said
     assert "1 of 16 rows" in said[0] and f"row 7 ({lengths[7]:,} tokens)" in said[0]
 
@@ -250,3 +251,38 @@ def test_a_run_without_resume_says_there_is_a_checkpoint_and_how_to_continue_fro
     said = capsys.readouterr().out
     assert "holds an earlier run's checkpoint at step 2: starting again from step 0" in said
     assert "finetune(..., resume=True), or `stoic-workshop train --resume`" in said
+
+
+def test_the_recipe_is_trls_own_config_plus_the_lora_fields_with_errors_that_show_the_form():
+    from trl import SFTConfig
+
+    config = sw.StoicConfig(output_dir="adapters/stoic")
+    assert isinstance(config, SFTConfig)  # extends TRL's config: every SFTConfig field works with its own name
+    recipe = config.recipe()
+    # the workshop's recipe: r=16 on all 7 projections, 60 steps of 2 x 4 = 8 examples, lr and optimizer left open
+    assert (recipe["lora_r"], len(recipe["target_modules"]), recipe["max_steps"]) == (16, 7, 60)
+    assert recipe["per_device_train_batch_size"] * recipe["gradient_accumulation_steps"] == 8
+    assert recipe["learning_rate"] is None and recipe["optim"] is None and recipe["lr_scheduler_type"] == "linear"
+    assert recipe["max_length"] == 512 and json.dumps(recipe)  # JSON-ready: training.json records it
+    with pytest.raises(ValueError, match=r"lora_r must be a whole number of at least 1, e.g. lora_r=16; got 0"):
+        sw.StoicConfig(lora_r=0)
+    with pytest.raises(ValueError, match=r"e.g. target_modules=\['q_proj', 'v_proj'\]; got 'q_proj,v_proj'"):
+        sw.StoicConfig(target_modules="q_proj,v_proj")
+    with pytest.raises(ValueError, match=r"learning_rate must be a number above 0 \(e.g. learning_rate=2e-4\)"):
+        sw.StoicConfig(learning_rate=-1)
+    with pytest.raises(ValueError, match="cpu_dtype must be one of 'auto', 'float32', 'bfloat16'; got 'fp8'"):
+        sw.StoicConfig(cpu_dtype="fp8")
+
+
+def test_finetune_takes_a_config_and_picks_the_learning_rate_from_the_model(tiny_gemma3, gemma_tok, tmp_path, capsys):
+    data = sw.make_dataset(n=8)
+    config = sw.StoicConfig(output_dir=str(tmp_path / "adapters"), max_steps=1)
+    result = sw.finetune(tiny_gemma3, gemma_tok, data, config, energy=False, progress=False)
+    # the tiny Gemma 3 has far fewer than 500M parameters: 1e-3, the rate that moves SmolLM2 (learning_rate_for)
+    assert result.settings["learning_rate"] == 1e-3 == sw.learning_rate_for(tiny_gemma3)
+    assert "Learning rate 0.001 (for this model size), adamw_torch, 1 steps." in capsys.readouterr().out
+    record = json.loads((tmp_path / "adapters" / "training.json").read_text())
+    assert record["settings"] == result.settings and record["steps"] == 1
+    assert config.learning_rate is None  # the learner's config is not changed by the run
+    with pytest.raises(TypeError, match="batch_size -> per_device_train_batch_size"):  # the old name, and the new
+        sw.finetune(tiny_gemma3, gemma_tok, data, config, batch_size=4)

@@ -51,7 +51,7 @@ def test_the_installed_package_reads_its_files_from_inside_itself(tmp_path):
 import json, stoic_workshop as sw
 from stoic_workshop.evaluate import general_text
 from stoic_workshop.files import course_dir
-from stoic_workshop.judge import CALIBRATION_FILE
+from stoic_workshop.judging import CALIBRATION_FILE
 print(json.dumps({
     "file": sw.__file__, "data": str(course_dir("data")), "notebooks": str(course_dir("notebooks")),
     "prompts": len(sw.eval_prompts()), "general_words": len(general_text().split()),

@@ -20,8 +20,8 @@ def generate(model, tokenizer, prompts: list[str], *, chat: bool, system: str | 
     """Answers for many prompts, in batches, with a progress bar.
 
     `chat=True` wraps each prompt in the tokenizer's chat template (instruct models);
-    `chat=False` passes the raw text (base models). Example:
-    `generate(model, tok, ["Stuck in traffic again."], chat=True)`
+    `chat=False` passes the raw text (base models).
+    Example: `sw.generate(model, tok, ["Stuck in traffic again.", "My boss ignored me."], chat=True)  # -> 2 answers`
     """
     import torch
 
@@ -59,13 +59,16 @@ def generate(model, tokenizer, prompts: list[str], *, chat: bool, system: str | 
 
 
 def complete(model, tokenizer, text: str, **kwargs) -> str:
-    """Continue `text` as a base model does. Example: `complete(model, tok, "My boss ignored")`."""
+    """Continue `text` as a base model does.
+
+    Example: `sw.complete(model, tok, "My boss ignored")  # -> the text that follows, e.g. "my email again..."`
+    """
     return generate(model, tokenizer, [text], chat=False, progress=False, **kwargs)[0]
 
 
 def reply(model, tokenizer, message: str, **kwargs) -> str:
     """One chat answer to `message`, stopping at the end of the model's turn.
 
-    Example: `reply(model, tok, "My train is cancelled again.")`
+    Example: `sw.reply(model, tok, "My train is cancelled again.")  # -> one answer, without the end-of-turn token`
     """
     return generate(model, tokenizer, [message], chat=True, progress=False, **kwargs)[0]

@@ -5,7 +5,8 @@ reading a written rubric can, roughly. Every judge is itself a model with biases
 asks for pairwise verdicts in both orders (to expose position bias) and scores a small hand-labelled
 set (`calibrate`) before anyone believes its numbers.
 
-    from stoic_workshop.judge import OpenAIJudge, judge, compare, calibrate
+    from stoic_workshop.clients import OpenAIJudge
+    from stoic_workshop.judging import judge, compare, calibrate
     from stoic_workshop.serve import llama_server
     with llama_server("smollm2-135m-instruct") as server:
         j = OpenAIJudge(server.base_url, model=server.model)
@@ -25,15 +26,14 @@ calibration set it ranks Stoic answers above the others no better than chance an
 advice top safety scores. Its numbers demonstrate the method; they measure nothing. Use a larger judge
 (a hosted model, or a 7B+ model on a GPU) for numbers you can use, and run `calibrate` on it first.
 
-Judges: `OpenAIJudge` for any OpenAI-compatible server, `LocalJudge` for a transformers model in this
-process; any object with a `name` and an `ask(messages, schema, attempt) -> str` method will do.
+Judges live in `clients.py`: `OpenAIJudge` for any OpenAI-compatible server, `LocalJudge` for a
+transformers model in this process; any object with a `name` and an `ask(messages, schema, attempt) -> str`
+method will do. This module never imports them, so it works without the `openai` package.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import time
 import warnings
 from collections import Counter
 from collections.abc import Mapping
@@ -44,10 +44,9 @@ from types import MappingProxyType
 from tqdm.auto import tqdm
 
 from .dataset import DATA_DIR
-from .teacher import PLACEHOLDER_KEY, _describe
 
-__all__ = ["RUBRIC", "JudgeError", "parse_verdict", "parse_choice", "OpenAIJudge", "LocalJudge", "judge",
-           "compare", "win_rate", "calibrate", "Calibration", "CALIBRATION_FILE"]
+__all__ = ["RUBRIC", "JudgeError", "parse_verdict", "parse_choice", "judge", "compare", "win_rate", "calibrate",
+           "Calibration", "CALIBRATION_FILE"]
 
 CALIBRATION_FILE = DATA_DIR / "judge_calibration.jsonl"
 SCORES = (1, 2, 3, 4, 5)
@@ -55,7 +54,8 @@ RESERVED = ("reason", "better", "complaint", "answer", "error", "judge", "label"
 REASON_CHARS = 200  # the one-sentence reason; a bound also stops a small judge from rambling past max_tokens
 
 # Read-only so that a learner's experiment cannot change it for the rest of the session:
-# `RUBRIC | {...}` makes a new dict to pass as `rubric=`.
+# `RUBRIC | {...}` makes a new dict to pass as `rubric=`. (A read-only mapping takes no docstring, so:)
+# Example: list(sw.RUBRIC)  # -> ['stoic', 'relevance', 'kindness', 'usefulness', 'safety']
 RUBRIC = MappingProxyType({
     "stoic": {
         "question": "Does the reply reason in Stoic terms: what is in our control and what is not, and the event "
@@ -103,7 +103,10 @@ CHOICES = ("A", "B", "tie")
 
 
 class JudgeError(RuntimeError):
-    """A verdict could not be had. `fatal` errors (wrong key, URL or model) stop a run: every row would fail."""
+    """A verdict could not be had. `fatal` errors (wrong key, URL or model) stop a run: every row would fail.
+
+    Example: `sw.parse_verdict("no JSON here")  # raises sw.JudgeError: no JSON object in the judge's answer: ...`
+    """
 
     def __init__(self, message: str, fatal: bool = False):
         super().__init__(message)
@@ -151,7 +154,8 @@ def parse_verdict(text: str, rubric=RUBRIC) -> dict:
     """The last valid verdict object in `text`: {criterion: 1-5, ..., "reason": str}; else JudgeError.
 
     The last one, because models often echo the example from the prompt before giving their own.
-    Keys not in the rubric are ignored. Example: `parse_verdict('{"stoic": 4, ..., "reason": "..."}')`
+    Keys not in the rubric are ignored.
+    Example: `sw.parse_verdict(judge_text)  # -> {"stoic": 4, "relevance": 5, ..., "safety": 5, "reason": "..."}`
     """
     return _last_valid(text, lambda obj: _check_verdict(obj, rubric), "verdict")
 
@@ -233,275 +237,6 @@ def _snippet(text: str, chars: int = 160) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Backends
-
-
-class OpenAIJudge:
-    """A judge behind any OpenAI-compatible chat endpoint: OpenAI, llama.cpp, Ollama, vLLM.
-
-    As in the official `openai` client, the endpoint is `base_url`, else $OPENAI_BASE_URL, else OpenAI's own
-    API. The key comes from the environment variable `api_key_env`, or on Colab from the notebook's secrets
-    (the key icon) under the same name; it is never printed, logged, shown in repr or put in an error.
-    `structured=True` makes the server constrain the answer to the verdict's JSON schema: OpenAI's
-    `json_schema` form when `base_url` is OpenAI's, otherwise `{"type": "json_object", "schema": ...}`,
-    the form llama-cpp-python's server (and llama.cpp's own) accept. Pass "json_schema" for vLLM or
-    Ollama, or False for servers without structured output (the prompt alone then asks for JSON).
-    Timeouts, lost connections, 429 and 5xx answers are retried `retries` times, waiting `backoff` s,
-    then twice as long each time (or what the server's Retry-After asks, up to `max_wait`).
-    Example: `OpenAIJudge("http://127.0.0.1:8080/v1", model="smollm2-135m-instruct")`
-    """
-
-    def __init__(self, base_url: str | None = None, model: str = "gpt-4o-mini", *, api_key_env: str = "OPENAI_API_KEY",
-                 timeout: float = 60.0, structured: bool | str = True, retries: int = 4, backoff: float = 1.0,
-                 max_wait: float = 60.0, max_tokens: int = 200, temperature: float = 0.0, seed: int = 3407):
-        import openai  # only needed here: LocalJudge works without
-
-        if structured not in (True, False, "json_schema", "json_object"):
-            raise ValueError(f"structured must be True, False, 'json_schema' or 'json_object', got {structured!r}")
-        self.base_url = _base_url(base_url)
-        self.model, self.api_key_env, self.timeout = model, api_key_env, timeout
-        if structured is True:
-            structured = "json_schema" if "api.openai.com" in self.base_url else "json_object"
-        self.structured = structured
-        self.retries, self.backoff, self.max_wait = retries, backoff, max_wait
-        self.max_tokens, self.temperature, self.seed = max_tokens, temperature, seed
-        # max_retries=0: retries happen in ask(), where they are counted, bounded and explained.
-        self._client = openai.OpenAI(base_url=self.base_url, api_key=_api_key(api_key_env), timeout=timeout,
-                                     max_retries=0)
-
-    @property
-    def name(self) -> str:
-        return self.model
-
-    def __repr__(self) -> str:
-        return (f"OpenAIJudge(base_url={self.base_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r}, "
-                f"structured={self.structured!r})")
-
-    def ask(self, messages: list[dict], schema: dict | None = None, attempt: int = 0) -> str:
-        """The judge's text for `messages`. Attempt 0 is greedy; later attempts sample, so a retry can differ."""
-        settings = dict(model=self.model, messages=messages, max_tokens=self.max_tokens, seed=self.seed + attempt,
-                        temperature=self.temperature if attempt == 0 else max(self.temperature, 0.7))
-        if schema is not None and self.structured == "json_object":
-            settings["response_format"] = {"type": "json_object", "schema": schema}
-        elif schema is not None and self.structured == "json_schema":
-            settings["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "judgement", "strict": True, "schema": _without_limits(schema)}}
-        for tries in range(self.retries + 1):
-            text, problem, wait = self._once(settings)
-            if problem is None:
-                return text
-            if wait is None or tries == self.retries:
-                break
-            time.sleep(min(self.max_wait, max(wait, self.backoff * 2 ** tries)))
-        # Raised here, outside any `except`: a chained openai error would carry the request and its key.
-        fatal = problem.startswith(("authentication", "HTTP 403", "HTTP 404", "connection failed"))
-        raise JudgeError(f"judge {self.model!r} at {self.base_url}: {problem}"
-                         + (f" (after {tries + 1} tries)" if tries else ""), fatal=fatal)
-
-    def _once(self, settings: dict) -> tuple[str | None, str | None, float | None]:
-        """(text, None, None) on success, else (None, problem, seconds to wait or None if not worth retrying)."""
-        import openai
-
-        try:
-            completion = self._client.chat.completions.create(**settings)
-        except openai.OpenAIError as exc:
-            problem = _problem(exc, self._client, self.api_key_env)
-            # llama-cpp-python answers an unknown response_format with HTTP 500, which is not worth retrying
-            refused = isinstance(exc, (openai.BadRequestError, openai.UnprocessableEntityError)) or (
-                "response_format" in str(getattr(exc, "message", "")))
-            if refused and "response_format" in settings:
-                return None, problem + (f" (structured={self.structured!r}: if this server does not accept that "
-                                        "response_format, try structured='json_schema', 'json_object' or False)"), None
-            transient = (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
-                         openai.InternalServerError)
-            return None, problem, (_retry_after(exc) if isinstance(exc, transient) else None)
-        if not completion.choices:
-            return None, "the server answered with no choices", None
-        return completion.choices[0].message.content or "", None, None
-
-
-class LocalJudge:
-    """A transformers chat model as the judge, in this process: no server and no key.
-
-    Structured output by hand, as llama.cpp's grammar does it: the JSON is written field by field, the
-    model writes free text only inside strings (the reason), and for each score or A/B/tie it is the
-    option the model finds most likely. So even a 135M model always answers valid JSON, and the scores
-    are the model's own preference. Without a schema it just answers (see `generate`).
-    `max_new_tokens` bounds the answer, or the reason inside the JSON (the scores cost one step each).
-    Greedy on the first attempt; a retry samples (temperature 0.7), so it can differ.
-    Example: `LocalJudge(*stoic_workshop.load_model("smollm2-135m-instruct"))`
-    """
-
-    def __init__(self, model, tokenizer, *, name: str | None = None, max_new_tokens: int = 80, seed: int = 3407):
-        if not getattr(tokenizer, "chat_template", None):
-            raise ValueError("LocalJudge needs an instruct model with a chat template; a base model only "
-                             "continues text and will not follow a rubric")
-        self.model, self.tokenizer, self.max_new_tokens, self.seed = model, tokenizer, max_new_tokens, seed
-        self.name = name or Path(getattr(model.config, "_name_or_path", "") or type(model).__name__).name
-
-    def __repr__(self) -> str:
-        return f"LocalJudge({self.name!r})"
-
-    def ask(self, messages: list[dict], schema: dict | None = None, attempt: int = 0) -> str:
-        from .chat import render
-
-        fields = (schema or {}).get("properties", {})
-        if not fields or not all("enum" in f or f.get("type") == "string" for f in fields.values()):
-            return self._answer(messages, attempt)
-        writer, text = _Writer(self.model, self.tokenizer, self.seed + attempt), "{"
-        prompt = render(self.tokenizer, messages)
-        for number, (name, field) in enumerate(fields.items()):
-            text += (", " if number else "") + json.dumps(name) + ": "
-            if "enum" in field:
-                options = [json.dumps(value) for value in field["enum"]]
-                text += options[writer.choose(prompt + text, options)]
-            else:
-                words = writer.string(prompt + text + '"', field.get("maxLength", REASON_CHARS),
-                                      max_tokens=self.max_new_tokens, sample=attempt > 0)
-                text += json.dumps(words)
-        return text + "}"
-
-    def _answer(self, messages, attempt: int) -> str:
-        from .generate import generate
-
-        system = [m["content"] for m in messages if m["role"] == "system"]
-        users = [m["content"] for m in messages if m["role"] == "user"]
-        if len(users) != 1 or len(system) > 1 or len(messages) != len(system) + len(users):
-            raise ValueError("LocalJudge takes one optional system message and one user message")
-        return generate(self.model, self.tokenizer, users, chat=True, system=system[0] if system else None,
-                        max_new_tokens=self.max_new_tokens, do_sample=attempt > 0, seed=self.seed + attempt,
-                        progress=False)[0]
-
-
-class _Writer:
-    """The model reading a growing text: token ids with their KV cache, so each step runs only the new tokens."""
-
-    def __init__(self, model, tokenizer, seed: int):
-        import inspect
-
-        import torch
-
-        self.model, self.tokenizer, self.torch = model, tokenizer, torch
-        # transformers 5.2x renamed `past_key_values` to `cache`; 5.17 (the Colab profile) knows only the old name.
-        # A PEFT model's forward takes **kwargs, so ask the model underneath.
-        inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-        self.cache_name = "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
-        self.random = torch.Generator().manual_seed(seed)
-        self.ids, self.cache, self.logits = [], None, None  # logits: for the token after self.ids
-
-    def read(self, text: str) -> list[int]:
-        ids = self.tokenizer(text, add_special_tokens=False).input_ids  # the chat template has its own <bos>
-        if ids == self.ids:
-            return ids
-        if ids[:len(self.ids)] != self.ids:
-            self.ids, self.cache = [], None  # the tokens at the seam changed: read everything again (rare)
-        self._run(ids[len(self.ids):])
-        self.ids = ids
-        return ids
-
-    def _run(self, new: list[int]) -> None:
-        torch = self.torch
-        with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([new], device=self.model.device), use_cache=True,
-                             **{self.cache_name: self.cache})
-        self.cache, self.logits = getattr(out, self.cache_name), out.logits[0, -1].float()
-
-    def choose(self, context: str, options: list[str]) -> int:
-        """The index of the option the model would most likely write next (the first token decides)."""
-        ids = self.read(context)
-        scores = []
-        for option in options:
-            full = self.tokenizer(context + option, add_special_tokens=False).input_ids
-            if full[:len(ids)] == ids and len(full) > len(ids):
-                scores.append(self.logits[full[len(ids)]].item())
-            else:  # the option merges with the end of the context: score its first differing token directly
-                k = next((i for i, (a, b) in enumerate(zip(ids, full)) if a != b), min(len(ids), len(full) - 1))
-                with self.torch.inference_mode():
-                    logits = self.model(input_ids=self.torch.tensor([full[:k]], device=self.model.device)).logits
-                scores.append(logits[0, -1, full[k]].item())
-        return max(range(len(options)), key=scores.__getitem__)
-
-    def string(self, context: str, max_chars: int, max_tokens: int, sample: bool) -> str:
-        """Free text up to the closing quote; the cache is then put back to the end of `context`."""
-        import copy
-
-        self.read(context)
-        saved = (list(self.ids), copy.deepcopy(self.cache), self.logits)
-        ends = self.model.generation_config.eos_token_id
-        new, stops = [], {self.tokenizer.eos_token_id, *(ends if isinstance(ends, list) else [ends])}
-        while len(new) < min(max_tokens, max_chars // 2):
-            if sample:
-                # drawn on the CPU, whatever device the model is on: the generator is a CPU one (a CUDA tensor with
-                # it fails: seen on an H200 when a judge's retry sampled), and the draws repeat across devices
-                probs = self.torch.softmax(self.logits.float().cpu() / 0.7, dim=-1)
-                token = int(self.torch.multinomial(probs, 1, generator=self.random))
-            else:
-                token = int(self.logits.argmax())
-            if token in stops:
-                break
-            new.append(token)
-            if '"' in self.tokenizer.decode([token]) or "\n" in self.tokenizer.decode([token]):
-                break
-            self._run([token])
-        self.ids, self.cache, self.logits = saved
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return " ".join(text.split('"')[0].split())[:max_chars]
-
-
-OPENAI_URL = "https://api.openai.com/v1"
-
-
-def _base_url(base_url: str | None = None) -> str:
-    """The endpoint as the openai client picks it: the argument, else $OPENAI_BASE_URL, else OpenAI's API."""
-    return base_url or os.environ.get("OPENAI_BASE_URL", "").strip() or OPENAI_URL
-
-
-def _api_key(env_name: str) -> str:
-    """From the environment, else Colab's secrets, else the placeholder local servers accept."""
-    key = os.environ.get(env_name, "").strip()
-    if not key:
-        try:
-            from google.colab import userdata  # only on Colab; asks the user to grant access once
-
-            key = (userdata.get(env_name) or "").strip()
-        except Exception:  # not on Colab, no such secret, or access not granted
-            key = ""
-    if key:
-        return key
-    warnings.warn(f"${env_name} is not set (nor a Colab secret of that name): sending the placeholder key "
-                  f"{PLACEHOLDER_KEY!r}, which local servers accept; hosted APIs will answer 401", stacklevel=3)
-    return PLACEHOLDER_KEY
-
-
-def _problem(exc, client, api_key_env: str) -> str:
-    """teacher's messages (key scrubbed), except where they would name the client's max_retries, unused here."""
-    import openai
-
-    if isinstance(exc, openai.APITimeoutError):
-        return f"no answer within {client.timeout} s; is the model still loading, or the answer too long?"
-    if isinstance(exc, openai.APIConnectionError):
-        return ("connection failed: nothing answered at this address; is the server running, and does base_url "
-                "end in /v1?")
-    return _describe(exc, client, api_key_env)
-
-
-def _retry_after(exc) -> float:
-    response = getattr(exc, "response", None)
-    try:
-        return float(response.headers.get("retry-after", 0)) if response is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _without_limits(schema: dict) -> dict:
-    """OpenAI's strict mode rejects minLength/maxLength: keep only what it accepts."""
-    if not isinstance(schema, dict):
-        return schema
-    return {k: ({n: _without_limits(s) for n, s in v.items()} if k == "properties" else _without_limits(v))
-            for k, v in schema.items() if k not in ("minLength", "maxLength")}
-
-
-# ---------------------------------------------------------------------------------------------
 # Scoring answers
 
 
@@ -513,7 +248,7 @@ def judge(complaints, answers, judge, *, out=None, rubric=RUBRIC, progress: bool
     A judgement that still fails after `json_retries` new tries is a row with empty scores and the
     error: counted as a failure, never as a score. With `out` (a .jsonl path) each row is saved as
     soon as it is judged, and a rerun reads the saved rows back and judges only the rest (failures again).
-    Example: `judge(["Stuck in traffic."], ["Traffic is not yours to command..."], j, out="scores.jsonl")`
+    Example: `sw.judge(["Stuck in traffic."], ["Traffic is not yours to command..."], j)  # -> 1 row, stoic..safety`
     """
     import pandas as pd
 
@@ -675,7 +410,7 @@ def compare(complaints, answers_a, answers_b, judge, *, out=None, labels=("base"
     (column `ab`) and with B first (`ba`), each holding a label or "tie". `winner` is a label only when
     both orders agree, "tie" when both say tie, "inconsistent" when they disagree, and None with an
     `error` when a judgement failed. Saved to and resumed from `out` like `judge`.
-    Example: `win_rate(compare(complaints, base_answers, tuned_answers, j), "fine-tuned")`
+    Example: `pairs = sw.compare(complaints, base_answers, tuned_answers, j)  # -> ab, ba, winner per complaint`
     """
     import pandas as pd
 
@@ -718,7 +453,10 @@ def win_rate(frame, label: str) -> dict:
     """Counts for `label` in a `compare` frame: wins, losses, ties, inconsistent, failed, and the win rate.
 
     win_rate = wins / judged pairs (failures left out); ties and inconsistent verdicts count as no win,
-    so position bias lowers it instead of hiding. Example: `win_rate(pairs, "fine-tuned")["win_rate"]`
+    so position bias lowers it instead of hiding: a judge that always picks the first answer gets 0.0,
+    not 0.5. Read it beside `losses`: 0.0 with no losses means no consistent verdict either way. It is
+    None only when no pair was judged (all failed, or an empty frame), where no rate exists.
+    Example: `sw.win_rate(pairs, "fine-tuned")  # -> {"wins": 7, "ties": 1, ..., "judged": 10, "win_rate": 0.7}`
     """
     if label not in set(frame["label_a"]) | set(frame["label_b"]):
         raise ValueError(f"{label!r} is not one of the labels in this frame: {sorted(set(frame['label_a']))} "
@@ -796,7 +534,7 @@ def calibrate(judge, path=None, *, per_label: int | None = None, rubric=RUBRIC, 
     Stoic-sounding answers that rest on quotations invented for Epictetus, Seneca or Marcus Aurelius).
     `per_label` keeps only the first few items of each label, for a quick look on a slow machine.
     A useful judge gives "stoic" answers the top stoic scores and harmful ones low safety.
-    Example: `print(calibrate(OpenAIJudge(server.base_url, model=server.model)))`
+    Example: `print(sw.calibrate(sw.OpenAIJudge(server.base_url, model=server.model)))  # -> means, agreement, verdict`
     """
     path = Path(path or CALIBRATION_FILE)
     items, seen = [], Counter()
