@@ -52,7 +52,7 @@ class Exercise:
 
     heading: int                     # the "## Your turn! (level)" markdown cell
     level: str | None                # "easy", "more" or "stretch", from the heading
-    stubs: list[int]                 # code cells holding "# TODO": one, of assignments only
+    stubs: list[int]                 # code cells holding "# TODO" (or, filled in, the solution): one, assignments only
     names: tuple[str, ...]           # what the stub assigns, e.g. ("MY_TARGETS", "MY_RANK")
     solution: str | None             # the ```python block of the first "<details>" cell after the stub
 
@@ -104,7 +104,8 @@ def exercises(notebook) -> list[Exercise]:
         end = next((i for i in range(start + 1, len(cells))
                     if cells[i].cell_type == "markdown" and cells[i].source.startswith("#")), len(cells))
         level = _LEVEL.match(cell.source)
-        stubs = [i for i in range(start + 1, end) if cells[i].cell_type == "code" and _TODO.search(cells[i].source)]
+        stubs = [i for i in range(start + 1, end) if cells[i].cell_type == "code"  # the stub, or its solution
+                 and (_TODO.search(cells[i].source) or cells[i].source.startswith(FILLED))]
         names, solution = (), None
         if len(stubs) == 1:
             source = cells[stubs[0]].source

@@ -81,6 +81,9 @@ def test_committed_notebook_exercises_have_a_level_a_stub_and_a_solution_the_run
         filled = nb.cells[exercise.stubs[0]].source
         assert filled.startswith(FILLED) and "TODO" not in filled and filled != stub
         compile(filled, path.name, "exec")
+    # an executed notebook still shows where each exercise was, now holding its solution (what CI reads back)
+    again = exercises(nb)
+    assert [e.stubs for e in again] == [e.stubs for e in found] and all(e.problems() == [] for e in again)
     assert not [c for c in nb.cells if c.cell_type == "code" and "# TODO" in c.source]
 
 
