@@ -15,6 +15,7 @@ from .checks import (CheckFailed, check_lora_choice, check_my_knowledge_question
                      check_my_pairs, check_my_prompt, check_my_rubric)
 from .data import diversity, eval_prompts
 from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
+from .distributed import World, check_world, launch_config, world
 from .energy import Energy
 from .evaluate import (answers, bootstrap_ci, forgetting, perplexity, plot_scores, pick_judge, read_answers,
                        report, score_answers, side_by_side_scored, summary)
@@ -55,6 +56,7 @@ __all__ = [
     "GEMMA_TEMPLATE", "render", "end_of_turn", "check_chat_tokens",
     "generate", "complete", "reply",
     "side_by_side",
+    "World", "world", "check_world", "launch_config",
     "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "DataError",
     "check_dataset", "encode", "masked_view", "DataReport", "diversity", "eval_prompts", "examples",
     "check_my_pairs", "check_my_lexicon", "check_my_rubric", "CheckFailed",

@@ -15,6 +15,9 @@
     stoic-workshop chat PATH               talk to adapters, a merged folder or a GGUF file in the terminal
     stoic-workshop slides [--run stoic-run] [--out slides/deck.html]
                                            the workshop deck: figures from a run, one self-contained HTML file
+    stoic-workshop launch-config [ddp|fsdp|fsdp-qlora]
+                                           the path of a shipped accelerate config, for `train` on several GPUs:
+    accelerate launch --config_file "$(stoic-workshop launch-config ddp)" -m stoic_workshop train ...
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--no-converter", action="store_true",
                       help="do not fetch llama.cpp's GGUF converter (by default it is unpacked into the cache)")
     sub.add_parser("hardware", help="describe this machine")
+    launch = sub.add_parser("launch-config", help="print the path of a shipped accelerate config (several GPUs)")
+    launch.add_argument("name", nargs="?", default=None, help="ddp, fsdp or fsdp-qlora (default: list them)")
     data = sub.add_parser("data", help="write the default Stoic dataset (train/eval JSONL, held-out prompts)")
     data.add_argument("--out", default="data", help="folder (default: data/ here; in a checkout's root that is "
                                                          "the repository's own data/)")
@@ -60,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: from the model's size, "
                                                                 "1e-3 under 500M parameters, else 2e-4)")
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    train.add_argument("--load-in-4bit", action=argparse.BooleanOptionalAction, default=None,
+                       help="4-bit NF4 base on a GPU (default: yes on one GPU and under DDP, no under FSDP, where "
+                            "the fsdp-qlora config asks for it)")
+    train.add_argument("--keep-per-gpu-batch", action="store_true",
+                       help="on several GPUs, each runs the recipe's full batch x accumulation, so a step sees "
+                            "GPUs x 8 examples (default: 8 examples a step on any number of GPUs)")
     train.add_argument("--no-energy", action="store_true", help="do not measure energy with CodeCarbon")
     export = sub.add_parser("export", help="merge adapters into the base, write GGUF file(s) and an Ollama "
                                            "Modelfile, and run every file to check it")
@@ -119,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .distributed import world
+
+    if world().size > 1 and args.command != "train":
+        print(f"error: `stoic-workshop {args.command}` runs as one process; only `train` runs under accelerate "
+              f"launch (this is one of {world().size} processes).", file=sys.stderr)
+        return 2
 
     if args.command == "workshop":
         from .workshop import workshop
@@ -195,11 +212,24 @@ def main(argv: list[str] | None = None) -> int:
         print(hardware())
     elif args.command == "slides":
         return _slides(args)
+    elif args.command == "launch-config":
+        from .distributed import LAUNCH_CONFIGS, launch_config
+
+        if args.name is None:
+            for name, (_, why) in LAUNCH_CONFIGS.items():
+                print(f"{name:11} {launch_config(name)}\n            {why}")
+            return 0
+        try:
+            print(launch_config(args.name))
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 
 def _train(args) -> int:
     from .dataset import DataError, load_pairs, make_dataset
+    from .distributed import LaunchError, main_only, world
     from .models import load_model, pick_models
     from .train import TrainingDiverged, finetune
 
@@ -207,18 +237,28 @@ def _train(args) -> int:
                                   "learning_rate": args.lr}.items() if v is not None}
     if args.targets:
         settings["target_modules"] = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if args.keep_per_gpu_batch:
+        settings["keep_effective_batch"] = False
+    here = world()
     try:
         from .config import StoicConfig
 
         config = StoicConfig(output_dir=args.out, **settings)  # a bad setting is said before any loading
         dataset = load_pairs(args.data) if args.data else make_dataset()
-        model, tokenizer = load_model(args.model or pick_models()[1])
+        with main_only(here):
+            model, tokenizer = load_model(args.model or pick_models()[1], load_in_4bit=args.load_in_4bit)
         result = finetune(model, tokenizer, dataset, config, resume=args.resume,
                           energy=False if args.no_energy else None)
     except (DataError, TrainingDiverged, ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        # Bad data, a refused launch and a diverged loss (averaged over the processes) are the same in every process:
+        # the first says it. Any other error is said by the process that met it, with its number.
+        if here.main:
+            print(f"error: {err}", file=sys.stderr)
+        elif not isinstance(err, (DataError, TrainingDiverged, LaunchError)):
+            print(f"error (process {here.rank}): {err}", file=sys.stderr)
         return 1
-    print(result)
+    if here.main:
+        print(result)
     return 0
 
 

@@ -33,7 +33,8 @@ __all__ = ["StoicConfig", "CPU_DTYPES"]
 CPU_DTYPES = ("auto", "float32", "bfloat16")
 RECIPE = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "learning_rate", "max_steps",
           "per_device_train_batch_size", "gradient_accumulation_steps", "warmup_steps", "lr_scheduler_type",
-          "weight_decay", "seed", "save_steps", "max_length", "optim", "cpu_dtype", "fold")  # what training.json keeps
+          "weight_decay", "seed", "save_steps", "max_length", "optim", "cpu_dtype", "fold",
+          "keep_effective_batch")  # what training.json keeps
 
 
 @dataclass
@@ -62,7 +63,7 @@ class StoicConfig(SFTConfig):
     weight_decay: float = 0.01
     seed: int = 3407                    # Unsloth's notebooks' seed: the same data order and LoRA init every run
     max_length: int | None = 512        # longer rows are left out, not cut (a cut reply loses its end of turn)
-    optim: str | None = None            # None: AdamW 8-bit on a GPU (bitsandbytes), AdamW (torch) on a CPU
+    optim: str | None = None            # None: AdamW 8-bit on a GPU (bitsandbytes); AdamW on a CPU, under FSDP
     save_steps: float = 10              # a checkpoint every 10 steps: a run cut short resumes from there
     save_total_limit: int | None = 2
     logging_steps: float = 1            # every step's loss: the loss curve and the NaN guard read it
@@ -80,6 +81,9 @@ class StoicConfig(SFTConfig):
     cpu_dtype: str = "auto"
     # Run batch x accumulation examples in one pass when they are short (None: decide by length; see train._fold)
     fold: bool | None = None
+    # On several GPUs (accelerate launch): per-GPU batch x GPUs x accumulation stays batch x accumulation above (the
+    # one-GPU recipe's 8 examples a step), so 60 steps mean the same; False: each GPU runs the whole batch x accum
+    keep_effective_batch: bool = True
 
     def __post_init__(self):
         problems = []

@@ -665,7 +665,10 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
     """
     import torch
 
+    from .distributed import check_world
+
     start = time.time()
+    here = check_world(backend=backend)  # before any loading: a launch that cannot work is said now
     hw = hardware()
     preset, source = resolve_model(name_or_path)
     if preset is not None and preset.offline:
@@ -696,7 +699,9 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
         load_in_4bit = False
         backend = backend or "transformers"
     else:
-        load_in_4bit = True if load_in_4bit is None else load_in_4bit
+        # Under FSDP the base is bf16 unless 4-bit is asked for (the fsdp-qlora config, --load-in-4bit): FSDP shards
+        # plain weights; 4-bit ones only when stored in bf16-sized blocks (bnb_4bit_quant_storage, below).
+        load_in_4bit = (not here.fsdp) if load_in_4bit is None else load_in_4bit
         # transformers + bitsandbytes by default: for the workshop's 60-step run it reaches saved adapters a little
         # sooner than Unsloth, whose import and patching cost ~23 s more (bench/unsloth_h200.json, H200, empty
         # caches: 88.6 s vs 95.5 s); Unsloth's faster steps (0.67x) and smaller peak (0.66x) repay that from about
@@ -728,19 +733,20 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
             # to its float32 path itself (FORCE_FLOAT32 in Unsloth's loader).
             model, tokenizer = FastLanguageModel.from_pretrained(
                 model_name=source, max_seq_length=max_seq_length, load_in_4bit=load_in_4bit,
-                dtype=torch.float16 if hw.device == "cuda" and dtype == torch.float32 else dtype)
+                dtype=torch.float16 if hw.device == "cuda" and dtype == torch.float32 else dtype,
+                **({"device_map": _device_map(here)} if here.size > 1 else {}))
         else:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
             kwargs: dict = {"dtype": dtype}
-            kwargs["device_map"] = {"": 0} if hw.device == "cuda" else ("cpu" if load_in_4bit else None)
+            kwargs["device_map"] = _device_map(here) if hw.device == "cuda" else ("cpu" if load_in_4bit else None)
             if load_in_4bit:
                 _need("bitsandbytes", "bitsandbytes==0.50.2", "4-bit (NF4) loading")
                 from transformers import BitsAndBytesConfig
 
                 kwargs["quantization_config"] = BitsAndBytesConfig(
                     load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                    bnb_4bit_compute_dtype=dtype)
+                    bnb_4bit_compute_dtype=dtype, **({"bnb_4bit_quant_storage": dtype} if here.fsdp else {}))
             tokenizer = AutoTokenizer.from_pretrained(source)
             model = AutoModelForCausalLM.from_pretrained(source, **{k: v for k, v in kwargs.items() if v is not None})
             if load_in_4bit and hw.device != "cuda":
@@ -760,7 +766,8 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
         backend += " + bitsandbytes"
     model.load_report = LoadReport(
         name=name_or_path, source=source, backend=backend,
-        device=hw.device, four_bit=bool(load_in_4bit),
+        device="cpu memory, for FSDP to shard onto the GPUs" if here.fsdp and not load_in_4bit else hw.device,
+        four_bit=bool(load_in_4bit),
         dtype="float16 with float32 upcasts (Unsloth)" if unsloth_upcasts else str(dtype).replace("torch.", ""),
         # num_parameters counts a 4-bit weight as the parameters it holds; numel() of its packed storage is half
         # (seen on an H200: Gemma 3 270M reported as 218 M in 4-bit)
@@ -768,6 +775,22 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
     if verbose:
         print(model.load_report)
     return model, tokenizer
+
+
+def _device_map(here) -> dict | None:
+    """Where a GPU process puts the model: its own GPU (one process, or DDP); under FSDP nowhere yet (CPU), since
+    FSDP moves each process's shard to its GPU when training starts."""
+    if here.size == 1:
+        return {"": 0}
+    import torch
+
+    torch.cuda.set_device(here.local_rank)  # this process's GPU, before anything lands on one
+    if here.fsdp:
+        from accelerate import PartialState
+
+        PartialState()  # the process group, before loading: with cpu_ram_efficient_loading only the first loads
+        return None
+    return {"": here.local_rank}
 
 
 def _own_weights(model) -> None:

@@ -201,7 +201,8 @@ def _scores(run: Path, path: Path) -> Path:
 
 def _training_table(training: dict, model: str) -> str:
     settings = training["settings"]
-    examples = settings["per_device_train_batch_size"] * settings["gradient_accumulation_steps"]
+    examples = settings.get("effective_batch",  # across every GPU; records from before it: one process
+                            settings["per_device_train_batch_size"] * settings["gradient_accumulation_steps"])
     rows = [("model", model), ("route", training["path"]),
             ("steps x examples", f"{training['steps']} x {examples}"),
             ("LoRA", f"r={settings['lora_r']}, alpha={settings['lora_alpha']}, "

@@ -226,9 +226,13 @@ def last_checkpoint(output_dir) -> Path | None:
 
 
 def _route(model) -> str:
+    from .distributed import world
+
     report = getattr(model, "load_report", None)
     backend = getattr(report, "backend", "")
     device = next(model.parameters()).device.type
+    if world().fsdp:  # loaded into CPU memory (or only on the first process): FSDP puts its shards on the GPUs
+        device = "cuda"
     if backend.startswith("unsloth"):
         return "unsloth"
     four_bit = getattr(model, "is_loaded_in_4bit", False)
@@ -491,6 +495,10 @@ def _trainer_class(route: str):
         """
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if self.accelerator.num_processes > 1:  # several CPU processes (a test of the launch): the model's own
+                from transformers import Trainer    # loss through DDP's forward, which syncs the gradients, scaled
+                                                    # by Trainer for the tokens of every process
+                return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
             base = model.get_base_model() if hasattr(model, "get_base_model") else model
             labels = inputs["labels"][:, 1:]
             hidden = base.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
@@ -523,6 +531,8 @@ def _prepare(model, route: str, settings: dict):
     import torch
     from peft import LoraConfig, PeftModel, get_peft_model
 
+    from .distributed import world
+
     # A notebook cell run twice passes the same base again, now holding the first run's LoRA layers.
     wrapped = model if isinstance(model, PeftModel) else getattr(model, "_stoic_peft", None)
     if wrapped is not None:
@@ -545,10 +555,15 @@ def _prepare(model, route: str, settings: dict):
         return wrapped, f"4-bit NF4 base, {_gpu_dtype(model)} compute{_why_fp32(model)}"
     if route in ("qlora", "gpu-lora") and _gpu_dtype(model) == "fp32":
         _compute_in_fp32(model)  # Gemma 3 without bf16: a model loaded by hand in fp16 would give NaN
-    if route == "qlora":
+    if route == "qlora" and world().fsdp:
+        # prepare_model_for_kbit_training would turn the unquantized weights to fp32: FSDP needs one dtype per shard
+        model.enable_input_require_grads()  # what it does that gradient checkpointing needs
+        precision = f"4-bit NF4 base stored as {_gpu_dtype(model)} for FSDP, {_gpu_dtype(model)} compute"
+    elif route == "qlora":
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+        several = {"gradient_checkpointing_kwargs": {"use_reentrant": False}} if world().size > 1 else {}
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True, **several)
         precision = f"4-bit NF4 base, {_gpu_dtype(model)} compute{_why_fp32(model)}"
     elif route == "gpu-lora":
         precision = f"{_gpu_dtype(model)} base{_why_fp32(model)}"
@@ -642,10 +657,14 @@ def _trainer_args(config, route: str, settings: dict, ckpt_dir: Path, max_seq_le
     batch, accum = _fold(route, settings, max_seq_length)
     checkpointing = "activation_checkpointing" if "activation_checkpointing" in {f.name for f in fields(config)} \
         else "gradient_checkpointing"  # transformers 5.24 renamed it; a copy must set the new name to change it
+    several = {}
+    if settings.get("processes", 1) > 1:  # every LoRA weight gets a gradient each pass: DDP need not search for
+        several = {"ddp_find_unused_parameters": False,  # unused ones; checkpointing must be the non-reentrant
+                   f"{checkpointing}_kwargs": {"use_reentrant": False}}  # kind under DDP and FSDP
     return replace(config, output_dir=str(ckpt_dir), per_device_train_batch_size=batch,
                    gradient_accumulation_steps=accum, learning_rate=settings["learning_rate"],
                    optim=settings["optim"], data_seed=settings["seed"], bf16=dtype == "bf16", fp16=dtype == "fp16",
-                   use_cpu=not gpu, max_length=max_seq_length, **{checkpointing: route == "qlora"})
+                   use_cpu=not gpu, max_length=max_seq_length, **{checkpointing: route == "qlora"}, **several)
 
 
 def _fold(route: str, settings: dict, max_seq_length: int) -> tuple[int, int]:
@@ -656,7 +675,8 @@ def _fold(route: str, settings: dict, max_seq_length: int) -> tuple[int, int]:
     by the trained tokens of the whole optimizer step either way. So short examples are folded into one pass
     (always on a CPU, where memory is plentiful; on a GPU while the pass stays under FOLD_TOKENS tokens).
     """
-    batch, accum = settings["per_device_train_batch_size"], settings["gradient_accumulation_steps"]
+    batch, accum = settings.get("per_process", (settings["per_device_train_batch_size"],
+                                                settings["gradient_accumulation_steps"]))
     fold = settings["fold"]
     if fold is None:
         fold = route in CPU_ROUTES or batch * accum * max_seq_length <= FOLD_TOKENS
@@ -697,11 +717,24 @@ def finetune(model, tokenizer, dataset, config="adapters", *, resume: bool = Fal
     `energy`: an `Energy` to measure the run as its "training" phase (one is made if None; `energy=False` skips).
     Returns a TrainResult; `output_dir` is a standard PEFT folder (`PeftModel.from_pretrained(base, output_dir)`)
     with the tokenizer, `training.json` (the record) and `loss.png`.
+    Several GPUs: the same call runs in every process under `accelerate launch` (distributed.py). The step count and
+    the examples per step stay the recipe's; only the first process prints, measures energy and writes.
     Example: `sw.finetune(model, tok, ds, sw.StoicConfig(output_dir="adapters/stoic", max_steps=60))`  # -> TrainResult
     """
+    from .distributed import main_only
+
+    with main_only():
+        return _finetune(model, tokenizer, dataset, config, resume=resume, energy=energy, progress=progress,
+                         **overrides)
+
+
+def _finetune(model, tokenizer, dataset, config, *, resume, energy, progress, **overrides) -> TrainResult:
     from datasets import Dataset
     from transformers import DataCollatorForSeq2Seq
 
+    from .distributed import split_batch, world
+
+    here = world()
     config = _config(config, overrides)
     output_dir = Path(config.output_dir)
     _check_output_dir(output_dir)  # before any work: a folder of someone else's files is refused, untouched
@@ -718,8 +751,19 @@ def finetune(model, tokenizer, dataset, config="adapters", *, resume: bool = Fal
     route = _route(model)
     settings = config.recipe()  # the recipe as recorded, with the two choices made for this model and machine
     settings["learning_rate"] = config.learning_rate or learning_rate_for(model)
+    # bitsandbytes' 8-bit AdamW cannot step FSDP's sharded weights (DTensors), measured on 2 H200s: torch's AdamW
     settings["optim"] = config.optim or ("adamw_8bit" if route not in CPU_ROUTES and _has_bitsandbytes()
-                                         else "adamw_torch")
+                                         and not here.fsdp else "adamw_torch")
+    if here.fsdp and "8bit" in settings["optim"]:
+        from .distributed import LaunchError
+
+        raise LaunchError(f"optim={settings['optim']!r} does not run under FSDP: bitsandbytes' 8-bit optimizers "
+                         "cannot update sharded weights (\"got mixed torch.Tensor and DTensor\"). Leave optim unset "
+                         "(AdamW under FSDP) or pass optim='adamw_torch'.")
+    batch, accum, shared_out = split_batch(settings["per_device_train_batch_size"],
+                                           settings["gradient_accumulation_steps"], here.size,
+                                           keep_effective_batch=settings["keep_effective_batch"])
+    settings.update(processes=here.size, per_process=[batch, accum], effective_batch=batch * accum * here.size)
     # settings keeps the cap; max_seq_length is what batches are padded to (the longest row kept)
     rows, max_seq_length = _rows(dataset, tokenizer, settings["max_length"])
     model, precision = _prepare(model, route, settings)
@@ -732,14 +776,24 @@ def finetune(model, tokenizer, dataset, config="adapters", *, resume: bool = Fal
           f"LoRA r={settings['lora_r']} on {', '.join(settings['target_modules'])}. Learning rate "
           f"{settings['learning_rate']:g}{'' if config.learning_rate else ' (for this model size)'}, "
           f"{settings['optim']}, {settings['max_steps']} steps.")
+    if here.size > 1:
+        print(f"Several processes: {here}. {shared_out}; {settings['max_steps']} steps, as on one GPU.")
 
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    _mark_folder(output_dir, "stoic_workshop.finetune")
+    if here.main:
+        _mark_folder(output_dir, "stoic_workshop.finetune")
     vocab_size = model.get_output_embeddings().weight.shape[0]
-    progress_cb, guard = _callbacks(vocab_size, output_dir, progress, dtype, model_type)
+    progress_cb, guard = _callbacks(vocab_size, output_dir, progress and here.main, dtype, model_type)
+    args = _trainer_args(config, route, settings, ckpt_dir, max_seq_length, dtype)
+    if here.size == 1 and args.n_gpu > 1:
+        # One process on a machine with several GPUs: Trainer would spread it with nn.DataParallel, which TRL
+        # refuses. It trains on the GPU the model is on, as Trainer does for a model placed with device_map.
+        print(f"This machine has {args.n_gpu} GPUs and this is one process: it trains on one. To use them all: "
+              f'accelerate launch --config_file "$(stoic-workshop launch-config ddp)" -m stoic_workshop train ...')
+        args._n_gpu = 1
     trainer = _trainer_class(route)(
-        model=model, args=_trainer_args(config, route, settings, ckpt_dir, max_seq_length, dtype),
+        model=model, args=args,
         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE),
         callbacks=[guard, progress_cb])
@@ -750,7 +804,9 @@ def finetune(model, tokenizer, dataset, config="adapters", *, resume: bool = Fal
 
     trainer.remove_callback(PrinterCallback)
 
-    if energy is None:
+    if not here.main:
+        energy = False  # the first process measures the whole machine: CodeCarbon reads every GPU through NVML
+    elif energy is None:
         from .energy import Energy
 
         energy = Energy(output_dir=str(output_dir / "energy"))
@@ -767,9 +823,9 @@ def finetune(model, tokenizer, dataset, config="adapters", *, resume: bool = Fal
     if guard.diverged:
         raise TrainingDiverged(guard.diverged)
 
-    trainer.save_model(str(output_dir))
-    tokenizer.save_pretrained(str(output_dir))
-    _portable_adapter_config(output_dir)
+    if trainer.is_fsdp_enabled:  # the adapters gathered whole from every shard, saved as one standard PEFT folder
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    trainer.save_model(str(output_dir))  # every process takes part (FSDP gathers); the first writes
     losses = [(e["step"], e["loss"]) for e in trainer.state.log_history if "loss" in e]
     adapter_mb = sum(f.stat().st_size for f in output_dir.glob("adapter_model.*")) / 1e6
     result = TrainResult(
@@ -777,15 +833,19 @@ def finetune(model, tokenizer, dataset, config="adapters", *, resume: bool = Fal
         seconds=seconds, tokens=int(trainer.state.num_input_tokens_seen or 0), trainable=trainable, total=total,
         adapter_mb=adapter_mb, losses=losses, settings=settings, energy=energy or None,
         step_seconds=progress_cb.step_seconds)
-    record = {k: v for k, v in vars(result).items() if k not in ("model", "energy")}
-    record["adapter_dir"] = str(output_dir)
-    if energy:
-        record["energy"] = energy.report().to_dict(orient="records")
-    (output_dir / RECORD).write_text(json.dumps(record, indent=2, default=str))
-    fig = result.plot(output_dir / LOSS_PLOT)
-    import matplotlib.pyplot as plt
+    if here.main:
+        tokenizer.save_pretrained(str(output_dir))
+        _portable_adapter_config(output_dir)
+        record = {k: v for k, v in vars(result).items() if k not in ("model", "energy")}
+        record["adapter_dir"] = str(output_dir)
+        if energy:
+            record["energy"] = energy.report().to_dict(orient="records")
+        (output_dir / RECORD).write_text(json.dumps(record, indent=2, default=str))
+        fig = result.plot(output_dir / LOSS_PLOT)
+        import matplotlib.pyplot as plt
 
-    plt.close(fig)
+        plt.close(fig)
+    trainer.accelerator.wait_for_everyone()  # no process ends before the folder is complete
     model.eval()
     return result
 
