@@ -18,16 +18,16 @@ import csv
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from stoic_workshop.cli import main
 from stoic_workshop.distributed import LAUNCH_CONFIGS, World, check_world, launch_config, main_only, split_batch, world
+from stoic_workshop.serve import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)
@@ -163,12 +163,6 @@ if _rank is not None and _out and _logs:
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _launch(cwd: Path, *command: str, logs: Path | None = None, out: Path | None = None):
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "ACCELERATE_USE_FSDP"):
@@ -178,7 +172,7 @@ def _launch(cwd: Path, *command: str, logs: Path | None = None, out: Path | None
         (logs / "site" / "sitecustomize.py").write_text(HOOK)
         env.update(PYTHONPATH=str(logs / "site"), WATCH_OUT=str(out.resolve()), WATCH_LOGS=str(logs))
     cmd = ["accelerate", "launch", "--config_file", str(launch_config("ddp")), "--num_processes", "2",
-           "--main_process_port", str(_free_port()), "-m", "stoic_workshop", *command]
+           "--main_process_port", str(free_port()), "-m", "stoic_workshop", *command]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
