@@ -15,6 +15,7 @@
     stoic-workshop chat PATH               talk to adapters, a merged folder or a GGUF file in the terminal
     stoic-workshop slides [--run stoic-run] [--out slides/deck.html]
                                            the workshop deck: figures from a run, one self-contained HTML file
+    stoic-workshop sweep [--out sweep]     energy against quality: a grid of fine-tunes, its table and Pareto chart
     stoic-workshop launch-config [ddp|fsdp|fsdp-qlora]
                                            the path of a shipped accelerate config, for `train` on several GPUs:
     accelerate launch --config_file "$(stoic-workshop launch-config ddp)" -m stoic_workshop train ...
@@ -46,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--no-converter", action="store_true",
                       help="do not fetch llama.cpp's GGUF converter (by default it is unpacked into the cache)")
     sub.add_parser("hardware", help="describe this machine")
+    grid = sub.add_parser("sweep", help="energy against quality: train and score a grid of LoRA ranks and step "
+                                        "counts, with its Pareto chart (resumable)")
+    grid.add_argument("--out", default="sweep", help="folder for every point, sweep.csv and sweep.png (default: sweep)")
+    grid.add_argument("--models", nargs="+", default=None, help="models (default: the two offline models)")
+    grid.add_argument("--ranks", nargs="+", type=int, default=[4, 16, 64], help="LoRA ranks (default: 4 16 64)")
+    grid.add_argument("--steps", nargs="+", type=int, default=[20, 60, 120], help="steps (default: 20 60 120)")
+    grid.add_argument("--prompts", type=int, default=8, help="held-out complaints each point answers (default 8)")
     launch = sub.add_parser("launch-config", help="print the path of a shipped accelerate config (several GPUs)")
     launch.add_argument("name", nargs="?", default=None, help="ddp, fsdp or fsdp-qlora (default: list them)")
     data = sub.add_parser("data", help="write the default Stoic dataset (train/eval JSONL, held-out prompts)")
@@ -212,6 +220,15 @@ def main(argv: list[str] | None = None) -> int:
         print(hardware())
     elif args.command == "slides":
         return _slides(args)
+    elif args.command == "sweep":
+        from .pareto import sweep
+
+        try:
+            table = sweep(args.out, models=args.models, ranks=args.ranks, steps=args.steps, prompts=args.prompts)
+        except (OSError, ValueError, RuntimeError, ImportError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(table.round(5).to_string(index=False))
     elif args.command == "launch-config":
         from .distributed import LAUNCH_CONFIGS, launch_config
 

@@ -22,9 +22,9 @@ import logging
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["Energy", "TRAINER_REPORT_TO"]
+__all__ = ["Energy", "EnergyLabel", "label_model_card", "TRAINER_REPORT_TO"]
 
 # transformers' Trainer starts its own CodeCarbon tracker (CodeCarbonCallback) whenever `report_to` includes
 # "codecarbon" or is "all": it would measure the same work twice. Pass TrainingArguments(report_to=TRAINER_REPORT_TO)
@@ -53,6 +53,9 @@ class _Phase:
     g_co2eq: float = float("nan")
     power: str = "not measured"     # "measured", "estimated" or "not measured"
     note: str = ""
+    parts: dict = field(default_factory=dict)  # {"GPU"|"CPU"|"RAM": (kWh, "measured" or "estimated")}
+    hardware: str = ""              # what CodeCarbon found: GPUs and CPU
+    items: int | None = None        # answers the phase produced (set inside the block): energy per 1,000
 
     def add_note(self, text: str) -> None:
         self.note = "; ".join(filter(None, [self.note, text]))
@@ -95,7 +98,7 @@ class Energy:
         tracker = self._start(record)
         t0 = time.perf_counter()
         try:
-            yield
+            yield record  # `with energy.phase("answers") as phase: ...; phase.items = len(answers)`
         except BaseException as error:
             record.add_note(f"raised {type(error).__name__}")
             raise
@@ -133,6 +136,12 @@ class Energy:
         record.g_co2eq = data.emissions * 1000
         record.power, how = _power_source(tracker)
         record.add_note(how)
+        cpu = record.power  # RAPL or a model; GPUs through NVML are read, RAM is always modelled by CodeCarbon
+        record.parts = {name: (kwh, how) for name, kwh, how in (
+            ("GPU", data.gpu_energy, "measured"), ("CPU", data.cpu_energy, cpu), ("RAM", data.ram_energy, "estimated"))
+            if name != "GPU" or data.gpu_count}
+        gpus = f"{int(data.gpu_count)} x {data.gpu_model}; " if data.gpu_count else ""
+        record.hardware = f"{gpus}{data.cpu_model}".strip()
 
     def _not_measured(self, reason: str) -> str:
         """Say once, in one line, that energy is not being measured, and return the reason for the report."""
@@ -148,6 +157,30 @@ class Energy:
         return pd.DataFrame([{"phase": p.name, "seconds": p.seconds, "kWh": p.kwh, "g CO2eq": p.g_co2eq,
                               "power": p.power, "note": p.note} for p in self.phases],
                             columns=["phase", "seconds", "kWh", "g CO2eq", "power", "note"])
+
+    def label(self, training: str = "training") -> EnergyLabel:
+        """The run's energy label: training kWh, kWh per 1,000 answers, g CO2eq on the named grid, and for each part
+        (GPU, CPU, RAM) whether it was measured or estimated. Answers are counted by the phases that set `items`.
+
+        Example: `energy.label()` -> EnergyLabel; `energy.label().co2_eq_emissions()` for a model card's metadata
+        """
+        measured = [p for p in self.phases if p.power != "not measured"]
+        trained = [p for p in measured if p.name == training]
+        answering = [p for p in measured if p.items]
+        kwh, grams = sum(p.kwh for p in measured), sum(p.g_co2eq for p in measured)
+        hows: dict[str, set] = {}
+        for p in measured:
+            for part, (_, how) in p.parts.items():
+                hows.setdefault(part, set()).add(how)
+        return EnergyLabel(
+            training_kwh=sum(p.kwh for p in trained) if trained else None,
+            kwh_per_1000_answers=(1000 * sum(p.kwh for p in answering) / sum(p.items for p in answering)
+                                  if answering else None),
+            answers=sum(p.items for p in answering), g_co2eq=grams if measured else None,
+            training_g_co2eq=sum(p.g_co2eq for p in trained) if trained else None,
+            country=self.country, g_per_kwh=grams / kwh if kwh > 0 else None,
+            parts={part: " and ".join(sorted(h)) for part, h in hows.items()},
+            hardware="; ".join(sorted({p.hardware for p in measured if p.hardware})))
 
     def __str__(self) -> str:
         measured = [p for p in self.phases if p.power != "not measured"]
@@ -177,6 +210,87 @@ class Energy:
         if path:
             fig.savefig(path, dpi=120)
         return fig
+
+
+@dataclass
+class EnergyLabel:
+    """What a run cost, in the numbers people remember: training kWh, kWh per 1,000 answers, grams of CO2eq on a
+    named grid, and which parts were measured (GPU through NVML, CPU through RAPL) or estimated by CodeCarbon.
+
+    `co2_eq_emissions()` is the same as Hugging Face model-card metadata, so it travels with the adapters.
+    Example: `print(energy.label())`; `energy.label().table()` -> DataFrame
+    """
+
+    training_kwh: float | None
+    kwh_per_1000_answers: float | None
+    answers: int
+    g_co2eq: float | None          # every measured phase
+    training_g_co2eq: float | None
+    country: str                   # the grid whose average intensity turns kWh into CO2eq (ISO 3166 alpha-3)
+    g_per_kwh: float | None
+    parts: dict                    # {"GPU": "measured", "CPU": "estimated", "RAM": "estimated"}
+    hardware: str
+
+    def table(self):
+        """The label as rows: what, value, how it was obtained."""
+        import pandas as pd
+
+        how = ", ".join(f"{part} {h}" for part, h in self.parts.items()) or "not measured"
+        grid = f"{self.country} grid, {self.g_per_kwh:.1f} g CO2eq/kWh" if self.g_per_kwh else f"{self.country} grid"
+        rows = [("training", _kwh(self.training_kwh), how),
+                ("per 1,000 answers", _kwh(self.kwh_per_1000_answers),
+                 f"{how}; from {self.answers} answers" if self.answers else "no answers counted"),
+                ("emissions, whole run", f"{self.g_co2eq:.3g} g CO2eq" if self.g_co2eq is not None else "not measured",
+                 grid),
+                ("hardware", self.hardware or "unknown", "as CodeCarbon found it")]
+        return pd.DataFrame(rows, columns=["energy label", "value", "how"])
+
+    def co2_eq_emissions(self) -> dict | None:
+        """Hugging Face model-card metadata for the training run (grams of CO2eq), or None when nothing was measured."""
+        if self.training_g_co2eq is None:
+            return None
+        parts = ", ".join(f"{part} {h}" for part, h in self.parts.items())
+        return {"emissions": float(f"{self.training_g_co2eq:.4g}"), "source": f"CodeCarbon ({parts})",
+                "training_type": "fine-tuning", "geographical_location": f"{self.country} grid average",
+                "hardware_used": self.hardware or "unknown"}
+
+    def __str__(self) -> str:
+        return "Energy label\n" + "\n".join(f"  {r['energy label']}: {r['value']} ({r['how']})"
+                                            for r in self.table().to_dict("records"))
+
+    def _repr_html_(self) -> str:
+        return self.table().to_html(index=False)
+
+
+CARD_HEADING = "## Energy (stoic-workshop)"
+
+
+def label_model_card(folder, label: EnergyLabel) -> bool:
+    """Put `label` in the model card (README.md) of an adapter or model folder: the `co2_eq_emissions` metadata that
+    Hugging Face reads, and a short section with the whole label. False (card unchanged) when nothing was measured.
+
+    Example: `label_model_card("adapters/stoic", energy.label())` -> True
+    """
+    from pathlib import Path
+
+    from huggingface_hub import ModelCard
+
+    metadata = label.co2_eq_emissions()
+    path = Path(folder) / "README.md"
+    if metadata is None or not path.is_file():
+        return False
+    card = ModelCard.load(path)
+    card.data.co2_eq_emissions = metadata
+    text = card.text.split("\n" + CARD_HEADING, 1)[0].rstrip("\n")  # a rerun replaces its own section
+    rows = "\n".join(f"| {r['energy label']} | {r['value']} | {r['how']} |" for r in label.table().to_dict("records"))
+    card.text = (f"{text}\n\n{CARD_HEADING}\n\nMeasured with CodeCarbon while this folder was made.\n\n"
+                 f"| energy label | value | how |\n|---|---|---|\n{rows}\n")
+    card.save(path)
+    return True
+
+
+def _kwh(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:.3g} kWh"
 
 
 def _new_tracker(name: str, country: str, output_dir: str, measure_power_secs: float):

@@ -440,7 +440,8 @@ def report(path, scored, *, summary_table=None, judged=None, pairwise=None, forg
     if forgetting_table is not None:
         parts += ["<h2>Forgetting: perplexity on general English</h2>", table(forgetting_table)]
     if energy is not None:
-        parts += ["<h2>Energy</h2>", table(energy.report()), f"<p>{html.escape(str(energy))}</p>"]
+        parts += ["<h2>Energy</h2>", table(energy.label().table()), "<h3>Per phase</h3>", table(energy.report()),
+                  f"<p>{html.escape(str(energy))}</p>"]
     for heading, frame in (extra or {}).items():
         parts += [f"<h2>{html.escape(heading)}</h2>", table(frame)]
     parts += ["<h2>Side by side</h2>",

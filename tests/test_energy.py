@@ -143,3 +143,68 @@ def test_disabled_runs_quietly(tmp_path, capsys):
 
 def test_trainer_must_not_start_a_second_tracker():
     assert TRAINER_REPORT_TO == "none"
+
+
+# --- the energy label: what travels with the adapters and into report.html -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """A training phase and an answers phase that says how many answers it produced."""
+    energy = Energy(output_dir=str(tmp_path_factory.mktemp("label")), measure_power_secs=1)
+    with energy.phase("training"):
+        _work(0.4)
+    with energy.phase("answers") as phase:
+        _work(0.3)
+        phase.items = 12
+    return energy
+
+
+def test_label_counts_training_and_answers_and_names_how(labelled):
+    report = labelled.report().set_index("phase")
+    label = labelled.label()
+    assert label.training_kwh == pytest.approx(report.loc["training", "kWh"])
+    assert label.kwh_per_1000_answers == pytest.approx(1000 * report.loc["answers", "kWh"] / 12)
+    assert label.g_co2eq == pytest.approx(report["g CO2eq"].sum())
+    assert label.g_per_kwh == pytest.approx(_gbr_intensity(), rel=1e-6) and label.country == "GBR"
+    cpu = "measured" if _rapl_readable() else "estimated"
+    assert label.parts == {"CPU": cpu, "RAM": "estimated"}  # no GPU here; RAM is always CodeCarbon's model
+    for phase in labelled.phases:  # the parts add up to the phase's energy
+        assert sum(kwh for kwh, _ in phase.parts.values()) == pytest.approx(phase.kwh, rel=1e-6)
+    text = str(label)
+    assert "per 1,000 answers" in text and "from 12 answers" in text and "GBR grid" in text and f"CPU {cpu}" in text
+
+
+def test_label_metadata_is_hugging_face_s_co2_eq_emissions(labelled):
+    meta = labelled.label().co2_eq_emissions()
+    assert set(meta) == {"emissions", "source", "training_type", "geographical_location", "hardware_used"}
+    assert meta["emissions"] == pytest.approx(labelled.label().training_g_co2eq, rel=1e-3)  # grams, as the spec says
+    assert meta["source"].startswith("CodeCarbon") and meta["training_type"] == "fine-tuning"
+
+
+def test_label_goes_into_the_model_card_once(labelled, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from stoic_workshop.energy import CARD_HEADING, label_model_card
+
+    (tmp_path / "README.md").write_text("---\nbase_model: smollm2-135m-instruct\nlibrary_name: peft\n---\n\n"
+                                        "# Model Card\n\nAdapters.\n")
+    assert label_model_card(tmp_path, labelled.label())
+    assert label_model_card(tmp_path, labelled.label())  # a rerun replaces its own section
+    card = ModelCard.load(tmp_path / "README.md")
+    assert card.data.co2_eq_emissions == labelled.label().co2_eq_emissions()
+    assert card.data.base_model == "smollm2-135m-instruct" and card.data.library_name == "peft"  # PEFT's kept
+    assert card.text.count(CARD_HEADING) == 1 and "per 1,000 answers" in card.text
+
+
+def test_nothing_measured_labels_nothing(tmp_path, monkeypatch):
+    from stoic_workshop.energy import label_model_card
+
+    energy = Energy(output_dir=str(tmp_path), enabled=False)
+    with energy.phase("training"):
+        pass
+    label = energy.label()
+    assert label.training_kwh is None and label.co2_eq_emissions() is None
+    assert "not measured" in str(label)
+    (tmp_path / "README.md").write_text("# card\n")
+    assert not label_model_card(tmp_path, label) and (tmp_path / "README.md").read_text() == "# card\n"

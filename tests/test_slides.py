@@ -129,7 +129,7 @@ def test_figures_are_redrawn_from_a_run_folder(tiny_run, tmp_path):
     training = json.loads((tiny_run / "adapter" / "training.json").read_text())
     summary = pd.read_csv(tiny_run / "summary.csv")
     energy = pd.read_csv(tiny_run / "emissions.csv")
-    assert list(energy["project_name"]) == ["training", "evaluation"]
+    assert list(energy["project_name"]) == ["training", "answers", "evaluation"]
     text = {name: path.read_text() for name, path in written.items() if name.endswith(".md")}
     assert "| steps x examples | 2 x 8 |" in text["training.md"]                   # 2 steps, batch 2 x accumulation 4
     assert f"{training['trainable'] / 1e6:.2f} M" in text["training.md"]
