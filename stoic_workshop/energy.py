@@ -40,6 +40,22 @@ SMARTPHONE_CHARGE_KWH = 0.012
 # Table 2: 184,320 A100 GPU-hours). The whole Llama 2 family (7B to 70B) came to 539 t.
 LLAMA2_7B_PRETRAINING_G = 31.22e6
 
+# Published inference energy, as measured by their authors, for the energy label's comparison (`published`):
+# - Luccioni, Jernite & Strubell, "Power Hungry Processing: Watts Driving the Cost of AI Deployment?", ACM FAccT 2024:
+#   text generation, 0.047 kWh per 1,000 inferences (sd 0.03), the mean over their text-generation models, each
+#   generating 10 new tokens per input, on an NVIDIA A100-SXM4-80GB measured with CodeCarbon.
+# - Google, "Measuring the environmental impact of delivering AI at Google Scale" (August 2025): the median Gemini
+#   Apps text prompt used 0.24 Wh (0.24 kWh per 1,000), counting TPUs, host CPU and memory, idle machines and the
+#   data centre's overhead; 0.03 g CO2e per prompt, market-based.
+PUBLISHED = (
+    ("text generation, mean of the models in Luccioni et al. (FAccT 2024), 10 new tokens each, A100", 0.047),
+    ("median Gemini Apps text prompt, Google (2025), whole serving stack", 0.24),
+)
+# How far CodeCarbon can be off: against an external power meter, errors of up to 40% over hundreds of AI experiments
+# (Fischer, "Ground-Truthing AI Energy Consumption: Validating CodeCarbon Against External Measurements", arXiv
+# 2509.22092, 2025).
+CODECARBON_ERROR = 0.40
+
 # CPU power read from a hardware energy counter; any other CodeCarbon CPU mode ("cpu_load", "constant") is a model.
 _MEASURED_CPU_MODES = {"intel_rapl", "windows_emi", "intel_power_gadget"}
 _MEASURING_CHIPS = {"AppleSiliconChip", "Raspberry"}  # powermetrics / the Pi's PMIC: measured, not modelled
@@ -244,6 +260,19 @@ class EnergyLabel:
                  grid),
                 ("hardware", self.hardware or "unknown", "as CodeCarbon found it")]
         return pd.DataFrame(rows, columns=["energy label", "value", "how"])
+
+    def published(self):
+        """This run's kWh per 1,000 answers beside published figures, each as its authors measured it.
+
+        Example: `energy.label().published()` -> DataFrame: what, kWh per 1,000, this run / it
+        """
+        import pandas as pd
+
+        ours = self.kwh_per_1000_answers
+        rows = [(f"this run ({', '.join(f'{p} {h}' for p, h in self.parts.items()) or 'not measured'}; "
+                 f"CodeCarbon can be off by up to {CODECARBON_ERROR:.0%})", ours, 1.0 if ours else None)]
+        rows += [(what, kwh, ours / kwh if ours else None) for what, kwh in PUBLISHED]
+        return pd.DataFrame(rows, columns=["answers", "kWh per 1,000", "this run / it"])
 
     def co2_eq_emissions(self) -> dict | None:
         """Hugging Face model-card metadata for the training run (grams of CO2eq), or None when nothing was measured."""

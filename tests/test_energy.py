@@ -208,3 +208,11 @@ def test_nothing_measured_labels_nothing(tmp_path, monkeypatch):
     assert "not measured" in str(label)
     (tmp_path / "README.md").write_text("# card\n")
     assert not label_model_card(tmp_path, label) and (tmp_path / "README.md").read_text() == "# card\n"
+
+
+def test_published_figures_sit_beside_this_run(labelled):
+    table = labelled.label().published()
+    ours = labelled.label().kwh_per_1000_answers
+    assert table["kWh per 1,000"].tolist() == pytest.approx([ours, 0.047, 0.24])
+    assert table["this run / it"].tolist() == pytest.approx([1.0, ours / 0.047, ours / 0.24])
+    assert "up to 40%" in table["answers"][0] and "A100" in table["answers"][1] and "Gemini" in table["answers"][2]
