@@ -67,6 +67,10 @@ def test_two_point_sweep_measures_scores_and_resumes(tmp_path, capsys):
         assert record["steps"] == steps and record["settings"]["lora_r"] == 4 and record["settings"]["lora_alpha"] == 4
         assert point["train_kwh"] == pytest.approx(record["energy"][0]["kWh"])
         assert len(pd.read_csv(folder / "answers.csv")) == 2
+        from huggingface_hub import ModelCard
+
+        card = ModelCard.load(folder / "adapter" / "README.md")  # the label travels with the adapters
+        assert card.data.co2_eq_emissions["emissions"] == pytest.approx(record["energy"][0]["g CO2eq"], rel=1e-3)
     first = capsys.readouterr().out
     assert first.count("== smollm2-135m-instruct") == 2 and "of the best quality" in first
     again = sw.sweep(out, models=["smollm2-135m-instruct"], ranks=[4], steps=[2, 4], prompts=2, progress=False)
