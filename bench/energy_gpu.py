@@ -53,13 +53,12 @@ def table(folders: list[str]) -> None:
     for folder in folders:
         r = json.loads((Path(folder) / "energy.json").read_text())
         phase = {p["phase"]: p for p in r["phases"]}
-        gpu = {name: phase[name]["parts"].get("GPU", {}).get("kWh") for name in ("training", "answers")}
-
-        def share(name, total):
-            return f"{gpu[name] / total:.0%}" if gpu[name] is not None and total else "no GPU"
-
-        print(f"| {r['model']} | {r['gpu']} | {r['training_kwh']:.4g} | {share('training', phase['training']['kWh'])} "
-              f"| {r['kwh_per_1000_answers']:.4g} | {share('answers', phase['answers']['kWh'])} | {r['answers']} |")
+        share = {}
+        for name in ("training", "answers"):
+            gpu, total = phase[name]["parts"].get("GPU", {}).get("kWh"), phase[name]["kWh"]
+            share[name] = f"{gpu / total:.0%}" if gpu is not None and total else "no GPU"
+        print(f"| {r['model']} | {r['gpu']} | {r['training_kwh']:.4g} | {share['training']} "
+              f"| {r['kwh_per_1000_answers']:.4g} | {share['answers']} | {r['answers']} |")
 
 
 if __name__ == "__main__":
