@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--models", nargs="+", default=None, help="models (default: the two offline models)")
     grid.add_argument("--ranks", nargs="+", type=int, default=[4, 16, 64], help="LoRA ranks (default: 4 16 64)")
     grid.add_argument("--steps", nargs="+", type=int, default=[20, 60, 120], help="steps (default: 20 60 120)")
-    grid.add_argument("--prompts", type=int, default=8, help="held-out complaints each point answers (default 8)")
+    grid.add_argument("--prompts", type=int, default=16, help="held-out complaints each point answers (default 16)")
     launch = sub.add_parser("launch-config", help="print the path of a shipped accelerate config (several GPUs)")
     launch.add_argument("name", nargs="?", default=None, help="ddp, fsdp or fsdp-qlora (default: list them)")
     data = sub.add_parser("data", help="write the default Stoic dataset (train/eval JSONL, held-out prompts)")

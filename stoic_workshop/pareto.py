@@ -13,6 +13,9 @@ then the fine-tuned model answers the held-out complaints. What is kept per poin
 A point is on the Pareto frontier when no other point has at least its quality for at most its training energy.
 LoRA alpha follows the rank (alpha = r), so that only the rank changes, not the scale of the update.
 
+Run it alone on the machine: where CPU power is estimated (no RAPL), CodeCarbon models it from the whole machine's
+CPU load, so anything else running meanwhile is counted in the point being measured.
+
 It resumes like `run`: a point whose `point.json` is there is read back, a point cut short continues from its last
 checkpoint. Every point's files are in `<out>/<model>-r<rank>-s<steps>/`; the table is `<out>/sweep.csv`.
 """
@@ -46,7 +49,7 @@ def frontier(table):
     return table.assign(on_frontier=[not beaten(a) for a in rows])
 
 
-def sweep(out: str | os.PathLike = "sweep", *, models=None, ranks=RANKS, steps=STEPS, prompts: int = 8,
+def sweep(out: str | os.PathLike = "sweep", *, models=None, ranks=RANKS, steps=STEPS, prompts: int = 16,
           progress: bool = True):
     """Train and evaluate every point of the grid into `out`; return the table (also `<out>/sweep.csv`, and the
     chart `<out>/sweep.png`). `prompts`: how many held-out complaints each point answers (1..16).
