@@ -31,13 +31,17 @@ def run(model_name: str, out: str, steps: int, rounds: int) -> None:
     prompts = sw.eval_prompts()
     with energy.phase("answers") as phase:
         for _ in range(rounds):
-            sw.answers(result.model, tokenizer, prompts, name="fine-tuned", fresh=True, progress=False)
+            table = sw.answers(result.model, tokenizer, prompts, name="fine-tuned", fresh=True, progress=False)
         phase.items = rounds * len(prompts)
+    # Answer length sets the energy of an answer: the published figures used 10 new tokens (Luccioni et al.)
+    tokens = [len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in table["fine-tuned"]]
     label = energy.label()
+    sw.label_model_card(out / "adapter", label)  # now with kWh per 1,000 answers too
     print(energy)
     print(label)
     print(label.published().to_string(index=False))
     record = {"model": model_name, "steps": result.steps, "answers": phase.items,
+              "mean_answer_tokens": sum(tokens) / len(tokens), "load": str(model.load_report),
               "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
               "label": label.table().to_dict("records"), "training_kwh": label.training_kwh,
               "kwh_per_1000_answers": label.kwh_per_1000_answers, "parts": label.parts,
@@ -48,8 +52,9 @@ def run(model_name: str, out: str, steps: int, rounds: int) -> None:
 
 
 def table(folders: list[str]) -> None:
-    print("| model | GPU | training kWh | of which GPU (measured) | kWh per 1,000 answers | of which GPU | answers |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | GPU | training kWh | of which GPU (measured) | kWh per 1,000 answers | of which GPU | answers "
+          "| tokens an answer |")
+    print("|---|---|---|---|---|---|---|---|")
     for folder in folders:
         r = json.loads((Path(folder) / "energy.json").read_text())
         phase = {p["phase"]: p for p in r["phases"]}
@@ -57,8 +62,26 @@ def table(folders: list[str]) -> None:
         for name in ("training", "answers"):
             gpu, total = phase[name]["parts"].get("GPU", {}).get("kWh"), phase[name]["kWh"]
             share[name] = f"{gpu / total:.0%}" if gpu is not None and total else "no GPU"
-        print(f"| {r['model']} | {r['gpu']} | {r['training_kwh']:.4g} | {share['training']} "
-              f"| {r['kwh_per_1000_answers']:.4g} | {share['answers']} | {r['answers']} |")
+        print(f"| {Path(r['model']).name} | {r['gpu']} | {r['training_kwh']:.4g} | {share['training']} "
+              f"| {r['kwh_per_1000_answers']:.4g} | {share['answers']} | {r['answers']} "
+              f"| {r.get('mean_answer_tokens', float('nan')):.0f} |")
+    print("\n| model | phase | seconds | GPU kWh | CPU kWh | RAM kWh | total kWh |")
+    print("|---|---|---|---|---|---|---|")
+    for folder in folders:
+        r = json.loads((Path(folder) / "energy.json").read_text())
+        for p in r["phases"]:
+            part = {k: f"{v['kWh']:.3g} ({v['how']})" for k, v in p["parts"].items()}
+            print(f"| {Path(r['model']).name} | {p['phase']} | {p['seconds']:.1f} | {part.get('GPU', '-')} "
+                  f"| {part.get('CPU', '-')} | {part.get('RAM', '-')} | {p['kWh']:.3g} |")
+    from stoic_workshop.energy import CODECARBON_ERROR, PUBLISHED
+
+    print(f"\n| kWh per 1,000 answers | {' | '.join(Path(json.loads((Path(f) / 'energy.json').read_text())['model']).name for f in folders)} |")
+    print("|---|" + "---|" * len(folders))
+    runs = [json.loads((Path(f) / "energy.json").read_text())["kwh_per_1000_answers"] for f in folders]
+    print(f"| this bench (CodeCarbon, can be off by up to {CODECARBON_ERROR:.0%}) | "
+          + " | ".join(f"{x:.3g}" for x in runs) + " |")
+    for what, kwh in PUBLISHED:
+        print(f"| {what}: {kwh} | " + " | ".join(f"{x / kwh:.2f}x" for x in runs) + " |")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from .checks import (CheckFailed, check_lora_choice, check_my_knowledge_question
 from .data import diversity, eval_prompts
 from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
 from .distributed import World, check_world, launch_config, world
-from .energy import Energy, EnergyLabel
+from .energy import Energy, EnergyLabel, label_model_card
 from .evaluate import (answers, bootstrap_ci, forgetting, perplexity, plot_scores, pick_judge, read_answers,
                        report, score_answers, side_by_side_scored, summary)
 from .clients import LocalJudge, OpenAIJudge
@@ -35,7 +35,7 @@ from .files import RunFolder
 from .serve import llama_server
 from .show import examples, side_by_side
 from .slides import render_slides, slide_figures
-from .pareto import frontier, plot_sweep, sweep, sweep_takeaway
+from .pareto import course_sweep, frontier, plot_sweep, sweep, sweep_takeaway
 from .teacher import TeacherError, TeachResult, teach
 from .train import TrainingDiverged, TrainResult, ensure_adapters, finetune, learning_rate_for, memory_in_use
 
@@ -61,8 +61,8 @@ __all__ = [
     "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "DataError",
     "check_dataset", "encode", "masked_view", "DataReport", "diversity", "eval_prompts", "examples",
     "check_my_pairs", "check_my_lexicon", "check_my_rubric", "CheckFailed",
-    "teach", "TeachResult", "TeacherError", "Energy", "EnergyLabel",
-    "sweep", "frontier", "plot_sweep", "sweep_takeaway",
+    "teach", "TeachResult", "TeacherError", "Energy", "EnergyLabel", "label_model_card",
+    "sweep", "frontier", "plot_sweep", "sweep_takeaway", "course_sweep",
     "StoicConfig", "finetune", "TrainResult", "TrainingDiverged", "memory_in_use", "learning_rate_for",
     "check_lora_choice",
     "load_adapters", "ensure_adapters", "answers", "read_answers", "score_answers", "bootstrap_ci", "summary",

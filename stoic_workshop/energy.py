@@ -156,8 +156,7 @@ class Energy:
         record.parts = {name: (kwh, how) for name, kwh, how in (
             ("GPU", data.gpu_energy, "measured"), ("CPU", data.cpu_energy, cpu), ("RAM", data.ram_energy, "estimated"))
             if name != "GPU" or data.gpu_count}
-        gpus = f"{int(data.gpu_count)} x {data.gpu_model}; " if data.gpu_count else ""
-        record.hardware = f"{gpus}{data.cpu_model}".strip()
+        record.hardware = _hardware(data.gpu_count, data.gpu_model, data.cpu_model)
 
     def _not_measured(self, reason: str) -> str:
         """Say once, in one line, that energy is not being measured, and return the reason for the report."""
@@ -369,17 +368,30 @@ def _power_source(tracker) -> tuple[str, str]:
     return "estimated", f"CPU power estimated by CodeCarbon ({modes} mode: no power counter)" + gpu
 
 
+def _hardware(gpu_count, gpu_model, cpu_model) -> str:
+    """"1 x NVIDIA H200; Intel Xeon": CodeCarbon's GPU model already starts with the count of each kind."""
+    model = str(gpu_model or "GPU")
+    gpus = (model if model.split(" x ")[0].isdigit() else f"{int(gpu_count)} x {model}") if gpu_count else ""
+    return "; ".join(filter(None, [gpus, str(cpu_model or "").strip()]))
+
+
 def _line(p: _Phase) -> str:
     if p.power == "not measured":
         return f"  {p.name}: {p.seconds:.1f} s, not measured ({p.note})"
-    return f"  {p.name}: {p.seconds:.1f} s, {p.kwh:.3g} kWh, {p.g_co2eq:.3g} g CO2eq ({p.power})"
+    how = ", ".join(f"{part} {h}" for part, (_, h) in p.parts.items()) if "GPU" in p.parts else p.power
+    return f"  {p.name}: {p.seconds:.1f} s, {p.kwh:.3g} kWh, {p.g_co2eq:.3g} g CO2eq ({how})"
 
 
 def _power_caveat(measured: list[_Phase]) -> str:
+    gpu = sum(p.parts["GPU"][0] for p in measured if "GPU" in p.parts)
+    total = sum(p.kwh for p in measured)
+    read = (f" The GPUs, {gpu / total:.0%} of the energy here, were measured through NVML; RAM is always modelled."
+            if gpu > 0 and total > 0 else "")
     if any(p.power == "estimated" for p in measured):
         return ("CPU power was ESTIMATED, not measured: no readable power counter (RAPL) here, so CodeCarbon modelled "
-                "it from CPU load and a typical power (TDP) for this CPU. Read the numbers as an order of magnitude.")
-    return "CPU power was measured from a hardware energy counter."
+                "it from CPU load and a typical power (TDP) for this CPU." + (read or " Read the numbers as an order "
+                                                                             "of magnitude."))
+    return "CPU power was measured from a hardware energy counter." + read
 
 
 def in_context(kwh: float, grams: float) -> str:

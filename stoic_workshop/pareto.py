@@ -8,8 +8,12 @@ Each point is a real fine-tune of the workshop's recipe (notebook 2's 90 trainin
 then the fine-tuned model answers the held-out complaints. What is kept per point:
 - energy: training kWh, and kWh per 1,000 answers (the answers are their own phase), each part (GPU, CPU, RAM)
   measured or estimated as CodeCarbon did it (on a CPU without RAPL, everything is estimated);
-- quality: the Stoic ideas score of the answers (per 100 words, `stoic_score`), and the share of answers with an
-  invented or misattributed quotation (`quotes.check_quotes`), which a good point must keep low.
+- quality: the Stoic ideas score of the answers (per 100 words, `stoic_score`) with its 95% bootstrap interval
+  over the answers (`quality_low`, `quality_high`), and the share of answers with an invented or misattributed
+  quotation (`quotes.check_quotes`), which a good point must keep low. 16 answers make a wide interval: read two
+  points whose intervals overlap as a tie;
+- copying: the share of answers that repeat a run of 8 words or more from one of the training replies
+  (`copied_rate`), the sign of a model that memorised its data and recites it.
 A point is on the Pareto frontier when no other point has at least its quality for at most its training energy.
 LoRA alpha follows the rank (alpha = r), so that only the rank changes, not the scale of the update.
 
@@ -22,11 +26,12 @@ checkpoint. Every point's files are in `<out>/<model>-r<rank>-s<steps>/`; the ta
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
 
-__all__ = ["sweep", "frontier", "plot_sweep", "sweep_takeaway", "RANKS", "STEPS"]
+__all__ = ["sweep", "frontier", "plot_sweep", "sweep_takeaway", "course_sweep", "RANKS", "STEPS"]
 
 RANKS = (4, 16, 64)
 STEPS = (20, 60, 120)
@@ -47,6 +52,19 @@ def frontier(table):
                    and (b["train_kwh"] < a["train_kwh"] or b["quality"] > a["quality"]) for b in rows)
 
     return table.assign(on_frontier=[not beaten(a) for a in rows])
+
+
+def course_sweep():
+    """The course's own sweep: all 18 points, measured on a 2-core CPU (energy estimated), shipped with the package
+    (data/sweep_cpu.csv, a copy of bench/sweep_cpu/sweep.csv), so notebook 3 can show it without an hour of training.
+
+    Example: `sw.plot_sweep(sw.course_sweep())`
+    """
+    import pandas as pd
+
+    from .files import course_dir
+
+    return pd.read_csv(course_dir("data") / "sweep_cpu.csv")
 
 
 def sweep(out: str | os.PathLike = "sweep", *, models=None, ranks=RANKS, steps=STEPS, prompts: int = 16,
@@ -110,19 +128,61 @@ def _done(folder: Path, name: str, r: int, s: int, questions: list[str]) -> dict
     except (OSError, ValueError):
         return None
     same = (row.get("model"), row.get("lora_r"), row.get("steps"), row.get("prompts")) == (name, r, s, len(questions))
-    return row if same else None
+    return _with_interval(row, folder) if same else None
+
+
+def _with_interval(row: dict, folder: Path) -> dict:
+    """`row` with the 95% bootstrap interval of its quality and its copied rate, from the point's scored answers."""
+    import pandas as pd
+
+    from .evaluate import bootstrap_ci
+
+    scored = pd.read_csv(folder / "scores.csv", keep_default_na=False)
+    _, low, high = bootstrap_ci(scored["stoic_score"])
+    return row | {"quality_low": low, "quality_high": high,
+                  "copied_rate": copied_rate(scored["answer"], _training_replies())}
+
+
+COPIED_WORDS = 8
+
+
+def copied_rate(answers, replies, words: int = COPIED_WORDS) -> float:
+    """The share of `answers` that repeat a run of `words` words (or more) from any of `replies`.
+
+    Example: `copied_rate(["the obstacle is the way forward for you today my friend"], replies)` -> 0.0 or 1.0
+    """
+    from .data import split_words
+
+    def runs(text: str) -> set:  # every run of `words` consecutive words
+        w = split_words(text)
+        return set(zip(*(w[i:] for i in range(words))))
+
+    seen = set().union(*map(runs, replies))
+    hits = [bool(runs(a) & seen) for a in answers]
+    return sum(hits) / len(hits) if hits else float("nan")
+
+
+@functools.cache
+def _training_replies() -> tuple[str, ...]:
+    """The replies every point trained on (the recipe's 90 training pairs)."""
+    return tuple(turn["content"] for row in _training_pairs() for turn in row["messages"] if turn["role"] == "assistant")
+
+
+def _training_pairs():
+    from .dataset import make_dataset, train_eval_split
+
+    return train_eval_split(make_dataset(n=100, seed=3407), eval_fraction=0.1, seed=3407)["train"]
 
 
 def _point(folder: Path, name: str, r: int, s: int, questions: list[str], model, tokenizer, *, progress: bool):
     from .config import StoicConfig
-    from .dataset import make_dataset, train_eval_split
-    from .energy import Energy
+    from .energy import Energy, label_model_card
     from .evaluate import answers, score_answers
     from .train import finetune, last_checkpoint
 
     print(f"\n== {name}, LoRA r={r}, {s} steps")
     energy = Energy(output_dir=str(folder / "energy"))
-    train = train_eval_split(make_dataset(n=100, seed=3407), eval_fraction=0.1, seed=3407)["train"]
+    train = _training_pairs()
     result = finetune(model, tokenizer, train, StoicConfig(output_dir=str(folder / "adapter"), max_steps=s,
                                                            lora_r=r, lora_alpha=r),
                       resume=last_checkpoint(folder / "adapter") is not None, energy=energy, progress=progress)
@@ -133,6 +193,7 @@ def _point(folder: Path, name: str, r: int, s: int, questions: list[str], model,
     scored = score_answers(table, meaning=False)
     scored.to_csv(folder / "scores.csv", index=False)
     label = energy.label()
+    label_model_card(folder / "adapter", label)  # the card gets kWh per 1,000 answers too
     answering = [p for p in energy.phases if p.name == "answers"][0]
     row = {"model": name, "lora_r": r, "steps": s, "prompts": len(questions),
            "quality": float(scored["stoic_score"].mean()), "invented_rate": float(scored["invented"].mean()),
@@ -141,7 +202,7 @@ def _point(folder: Path, name: str, r: int, s: int, questions: list[str], model,
            "final_loss": result.losses[-1][1],
            "energy_how": ", ".join(f"{part} {how}" for part, how in label.parts.items()) or "not measured"}
     (folder / POINT).write_text(json.dumps(row, indent=1))  # last: a point cut short has no point.json
-    return row
+    return _with_interval(row, folder)
 
 
 def plot_sweep(table, path=None):
@@ -151,18 +212,21 @@ def plot_sweep(table, path=None):
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
     for (name, group), colour in zip(table.groupby("model", sort=False), ("#4c72b0", "#dd8452", "#55a868")):
         ax.scatter(group["train_kwh"], group["quality"], color=colour, label=name, s=40, zorder=3)
+        if "quality_low" in group:  # the 95% interval over the answers
+            ax.errorbar(group["train_kwh"], group["quality"], fmt="none", ecolor=colour, alpha=0.35, zorder=2,
+                        yerr=[group["quality"] - group["quality_low"], group["quality_high"] - group["quality"]])
         for row in group.to_dict("records"):
-            ax.annotate(f"r{row['lora_r']}/{row['steps']}", (row["train_kwh"], row["quality"]), fontsize=7,
-                        xytext=(4, 3), textcoords="offset points")
+            ax.annotate(f"r{row['lora_r']}/{row['steps']}, {row['invented_rate']:.0%} inv.",
+                        (row["train_kwh"], row["quality"]), fontsize=6, xytext=(4, 3), textcoords="offset points")
     edge = table[table["on_frontier"]].sort_values("train_kwh")
     ax.plot(edge["train_kwh"], edge["quality"], color="#333333", lw=1, ls="--", label="frontier", zorder=2)
     ax.set_xscale("log")
     how = "; ".join(sorted(set(table["energy_how"])))
-    ax.set(xlabel=f"training energy, kWh ({how})", ylabel="Stoic ideas per 100 words",
-           title="Energy against quality: LoRA rank / steps")
+    ax.set(xlabel=f"training energy, kWh ({how})", ylabel="Stoic ideas per 100 words (95% interval)",
+           title="Energy against quality: LoRA rank / steps (inv.: invented quotations)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -172,7 +236,9 @@ def plot_sweep(table, path=None):
 
 
 def sweep_takeaway(table, share: float = 0.9) -> str:
-    """One sentence a learner can act on: the cheapest point reaching `share` of the best quality, and its cost.
+    """One sentence a learner can act on: on the model with the best quality, the cheapest point reaching `share` of
+    it and its cost beside the best's; where that is the best point itself, its cost beside the dearest point's.
+    With intervals in the table, whether the two differ beyond the noise of the answers.
 
     Example: `sw.sweep_takeaway(table)` -> "On smollm2-135m-instruct, rank 4 for 60 steps reached 92% of ..."
     """
@@ -180,9 +246,24 @@ def sweep_takeaway(table, share: float = 0.9) -> str:
     if not best["quality"] > 0 or table["train_kwh"].isna().any():
         return ("No sentence to draw: " + ("no point scored above 0 Stoic ideas per 100 words." if not
                 best["quality"] > 0 else "energy was not measured for every point (is CodeCarbon installed?)."))
-    good = table[(table["model"] == best["model"]) & (table["quality"] >= share * best["quality"])]
+    same = table[table["model"] == best["model"]]
+    good = same[same["quality"] >= share * best["quality"]]
     cheap = good.loc[good["train_kwh"].idxmin()]
-    return (f"On {best['model']}, rank {cheap['lora_r']} for {cheap['steps']} steps reached "
-            f"{cheap['quality'] / best['quality']:.0%} of the best quality (rank {best['lora_r']}, {best['steps']} "
-            f"steps) for {cheap['train_kwh'] / best['train_kwh']:.0%} of its training energy; invented quotations "
-            f"in {cheap['invented_rate']:.0%} of its answers against {best['invented_rate']:.0%}.")
+    if cheap.name != best.name:
+        other = best
+        sentence = (f"On {best['model']}, rank {cheap['lora_r']} for {cheap['steps']} steps reached "
+                    f"{cheap['quality'] / best['quality']:.0%} of the best quality (rank {best['lora_r']}, "
+                    f"{best['steps']} steps) for {cheap['train_kwh'] / best['train_kwh']:.0%} of its training energy")
+    else:
+        other = same.loc[same["train_kwh"].idxmax()]
+        sentence = (f"On {best['model']}, rank {best['lora_r']} for {best['steps']} steps gave the best quality "
+                    f"({best['quality']:.2f} Stoic ideas per 100 words) for "
+                    f"{best['train_kwh'] / other['train_kwh']:.0%} of the training energy of the dearest point (rank "
+                    f"{other['lora_r']}, {other['steps']} steps: {other['quality']:.2f})")
+    sentence += (f"; invented quotations in {cheap['invented_rate']:.0%} of its answers against "
+                 f"{other['invented_rate']:.0%}.")
+    if "quality_low" not in table or other.name == cheap.name:
+        return sentence
+    tie = cheap["quality_high"] >= other["quality_low"] and other["quality_high"] >= cheap["quality_low"]
+    return sentence + (" Their 95% intervals overlap: on these answers the two are a tie." if tie else
+                       " Their 95% intervals do not overlap.")

@@ -222,7 +222,7 @@ def _run(out: Path, questions: list[str], *, model, steps, quants, name, energy,
 
     from .config import StoicConfig
     from .dataset import load_pairs, make_dataset, save_jsonl
-    from .energy import Energy
+    from .energy import Energy, label_model_card
     from .evaluate import report
     from .export import export_all, merge, modelfile
     from .models import load_adapters, load_model, pick_models
@@ -272,6 +272,8 @@ def _run(out: Path, questions: list[str], *, model, steps, quants, name, energy,
         tuned = load_adapters(base, run.adapter)
         scored, summary_table, forgot = evaluate(tuned, tokenizer, out, questions, meter, progress=progress)
         _remember(out, "evaluate", inputs)
+        if energy and meter.label().training_kwh is not None:  # trained in this run: the card gets the whole label
+            label_model_card(run.adapter, meter.label())
     step("evaluate", run.summary, status, t)
 
     # 4. export: merged folder (from the adapter), GGUF file(s) (from the merged weights), Modelfile, a run of each

@@ -124,15 +124,26 @@ def _check_output_dir(output_dir: Path) -> None:
 
 def _portable_adapter_config(output_dir: Path) -> None:
     """Record the base as a name any machine resolves (a preset, a Hub id), not this machine's cache folder:
-    adapters given to another learner failed there with a misleading Hub error (models.portable_base)."""
+    adapters given to another learner failed there with a misleading Hub error (models.portable_base). The model
+    card PEFT writes (README.md: `base_model` and its `base_model:adapter:` tag) gets the same name."""
     from .models import portable_base
 
     path = output_dir / "adapter_config.json"
     config = json.loads(path.read_text())
     recorded = config.get("base_model_name_or_path") or ""
-    if portable_base(recorded) != recorded:
-        config["base_model_name_or_path"] = portable_base(recorded)
-        path.write_text(json.dumps(config, indent=2, sort_keys=True))
+    if portable_base(recorded) == recorded:
+        return
+    config["base_model_name_or_path"] = portable_base(recorded)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True))
+    card_path = output_dir / "README.md"
+    if card_path.is_file():
+        from huggingface_hub import ModelCard
+
+        card = ModelCard.load(card_path)
+        if card.data.base_model == recorded:
+            card.data.base_model = portable_base(recorded)
+        card.data.tags = [t.replace(recorded, portable_base(recorded)) for t in card.data.tags or []] or None
+        card.save(card_path)
 
 
 @dataclass

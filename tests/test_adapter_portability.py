@@ -40,6 +40,12 @@ def test_adapters_record_the_preset_not_this_machines_cache_folder(smol_adapters
     assert record["settings"]["learning_rate"] == sw.learning_rate_for(sw.load_model(sw.pick_models()[1],
                                                                                       verbose=False)[0]) == 1e-3
     assert base_source(adapter_base(smol_adapters)) == str(sw.model_folder("smollm2-135m-instruct"))
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(smol_adapters / "README.md")  # PEFT's model card names the same base, its tag too
+    assert card.data.base_model == "smollm2-135m-instruct" and card.data.library_name == "peft"
+    assert "base_model:adapter:smollm2-135m-instruct" in card.data.tags and "lora" in card.data.tags
+    assert str(sw.cache_dir()) not in (smol_adapters / "README.md").read_text()
 
 
 def test_adapters_written_the_old_way_on_another_machine_still_load(smol_adapters, tmp_path, monkeypatch, capsys):

@@ -3,6 +3,7 @@
 import json
 import sys
 import time
+from pathlib import Path
 from importlib.resources import files
 
 import pytest
@@ -216,3 +217,46 @@ def test_published_figures_sit_beside_this_run(labelled):
     assert table["kWh per 1,000"].tolist() == pytest.approx([ours, 0.047, 0.24])
     assert table["this run / it"].tolist() == pytest.approx([1.0, ours / 0.047, ours / 0.24])
     assert "up to 40%" in table["answers"][0] and "A100" in table["answers"][1] and "Gemini" in table["answers"][2]
+
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "energy_gpu_h200"
+
+
+def _gpu_phases():
+    """The phases CodeCarbon recorded on an H200 (bench/energy_gpu_h200): GPU measured, CPU and RAM estimated."""
+    from stoic_workshop.energy import _Phase
+
+    record = json.loads((BENCH / "gemma-3-270m" / "energy.json").read_text())
+    return [_Phase(p["phase"], p["seconds"], p["kWh"], p["kWh"] * 237.6, p["power"], "",
+                   {k: (v["kWh"], v["how"]) for k, v in p["parts"].items()}, "1 x NVIDIA H200", p["items"])
+            for p in record["phases"]]
+
+
+def test_a_gpu_run_says_which_parts_were_measured():
+    from stoic_workshop.energy import _hardware, _line, _power_caveat
+
+    phases = _gpu_phases()
+    assert _line(phases[0]).endswith("(GPU measured, CPU estimated, RAM estimated)")
+    gpu = sum(p.parts["GPU"][0] for p in phases) / sum(p.kwh for p in phases)
+    assert f"The GPUs, {gpu:.0%} of the energy here, were measured through NVML" in _power_caveat(phases)
+    assert 0.5 < gpu < 1  # the H200 drew most of it; CodeCarbon's CPU and RAM models the rest
+    assert _hardware(1, "1 x NVIDIA H200", "Intel Xeon") == "1 x NVIDIA H200; Intel Xeon"  # CodeCarbon's own count
+    assert _hardware(2, "NVIDIA H200", "Intel Xeon") == "2 x NVIDIA H200; Intel Xeon"
+    assert _hardware(0, None, "AMD EPYC") == "AMD EPYC"
+
+
+def test_the_readme_gpu_table_is_the_bench():
+    """README's H200 table, row by row, from bench/energy_gpu_h200/*/energy.json."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for folder, name in (("gemma-3-270m", "Gemma 3 270M, real weights"),
+                         ("gemma2-2b-random", "Gemma 2 2B shape, random weights")):
+        r = json.loads((BENCH / folder / "energy.json").read_text())
+        phase = {p["phase"]: p for p in r["phases"]}
+        share = [phase[n]["parts"]["GPU"]["kWh"] / phase[n]["kWh"] for n in ("training", "answers")]
+        row = (f"| {name} | {r['training_kwh']:.3g} | {r['kwh_per_1000_answers']:.3g} | {share[0]:.0%} / {share[1]:.0%} "
+               f"| {r['mean_answer_tokens']:.0f} |")
+        assert row in readme, row
+        assert r["answers"] == 64 and r["steps"] == 60 and r["gpu"] == "NVIDIA H200"
+    answers = {p["phase"]: p for p in json.loads((BENCH / "gemma-3-270m" / "energy.json").read_text())["phases"]}
+    watts = answers["answers"]["parts"]["GPU"]["kWh"] * 3.6e6 / answers["answers"]["seconds"]
+    assert f"drew {watts:.0f} W on average" in readme

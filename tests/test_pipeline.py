@@ -24,7 +24,12 @@ def test_run_writes_every_output_into_one_folder_and_a_second_run_resumes(tmp_pa
     checks = pd.read_csv(out / "checks.csv")
     assert checks["ok"].all() and (checks["stopped by"] == "stop").all()
     phases = set(pd.read_csv(out / "emissions.csv")["project_name"])
-    assert {"training", "evaluation"} <= phases
+    assert {"training", "answers", "evaluation"} <= phases
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(run.adapter / "README.md")  # the whole label travels with the adapters
+    assert card.data.base_model == "smollm2-135m-instruct" and card.data.co2_eq_emissions["emissions"] > 0
+    assert "from 4 answers" in card.text  # 2 prompts, answered before and after
     html = (out / "report.html").read_text()
     assert "stoic-q8_0.gguf" in html and "Steps of this run" in html and "data:image/png;base64," in html
     assert "[train] done" in first.stdout and "Report:" in first.stdout
