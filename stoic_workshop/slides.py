@@ -42,7 +42,7 @@ AGENDA = ("Background", "Experiment 1", "Choosing model and data", "Chat templat
 
 # Everything `slide_figures` writes; deck.md references each of them (a test holds both sides to this list).
 FIGURES = ("loss.png", "training.md", "summary.md", "scores.png", "answers.md", "export.md", "energy.png",
-           "energy.md", "knowledge.png")
+           "energy.md", "knowledge.png", "sweep.png", "sweep.md")
 # The knowledge chart's numbers: `stoic-workshop knowledge` writes them; the course ships its measured run's here.
 KNOWLEDGE = "knowledge.csv"
 
@@ -123,7 +123,30 @@ def slide_figures(run, out=None) -> dict[str, Path]:
     written["energy.png"], energy_text = _energy(run, training, out / "energy.png")
     written["energy.md"] = _write(out / "energy.md", energy_text)
     written["knowledge.png"] = _knowledge(run, out / "knowledge.png")
+    written["sweep.png"], sweep_text = _sweep(out / "sweep.png")
+    written["sweep.md"] = _write(out / "sweep.md", sweep_text)
     return written
+
+
+def _sweep(path: Path) -> tuple[Path, str]:
+    """Energy against quality, from the course's measured sweep (`sw.course_sweep()`): its chart and its sentence."""
+    import matplotlib.pyplot as plt
+
+    from .pareto import course_sweep, plot_sweep, sweep_takeaway
+
+    table = course_sweep()
+    with _slide_style():
+        fig = plot_sweep(table)
+        fig.set_size_inches(9, 4.2)
+        fig.tight_layout()
+        fig.savefig(path)
+    plt.close(fig)
+    copying = table[table["copied_rate"] > 0]
+    return path, (f'<p class="note">{sweep_takeaway(table)} The {len(copying)} runs that recited their training '
+                  f"replies (8 words or more, in {copying['copied_rate'].min():.0%} to "
+                  f"{copying['copied_rate'].max():.0%} of their answers) had all driven the training loss to "
+                  f"{copying['final_loss'].max():.2f} or less. {len(table)} fine-tunes on a 2-core CPU, energy "
+                  "estimated.</p>")
 
 
 def _knowledge(run: Path, path: Path) -> Path:

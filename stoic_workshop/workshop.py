@@ -196,7 +196,8 @@ def workshop(out_dir: str | os.PathLike = "runs", profile: str = "offline", *, a
     """
     from .models import OFFLINE_PAIR, model_folder
 
-    unknown = sorted(set(names or []) - set(NOTEBOOKS))
+    names = [n if n.endswith(".ipynb") else n + ".ipynb" for n in names or []]  # "03_evaluation" is enough
+    unknown = sorted(set(names) - set(NOTEBOOKS))
     if unknown:
         raise ValueError(f"No course notebook named {', '.join(unknown)}; the notebooks are {', '.join(NOTEBOOKS)}.")
     os.environ["STOIC_PROFILE"] = profile  # the notebook kernels inherit it

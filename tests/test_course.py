@@ -56,6 +56,15 @@ def test_every_notebook_is_run_by_the_main_job_and_listed_in_the_readme():
     assert all(f"notebooks/{name}" in readme for name in NOTEBOOKS)
 
 
+def test_an_unknown_notebook_is_named_with_the_list_before_anything_runs(tmp_path):
+    from stoic_workshop.workshop import workshop
+
+    with pytest.raises(ValueError, match=r"No course notebook named 99_nothing\.ipynb; the notebooks are "
+                                         r"01_base_vs_instruct\.ipynb, 02_finetune\.ipynb"):
+        workshop(tmp_path / "runs", names=["03_evaluation", "99_nothing"])  # a name without .ipynb is enough
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 def test_header_has_badge_time_and_one_install_cell(path):
     nb = nbformat.read(path, as_version=4)

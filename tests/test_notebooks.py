@@ -294,6 +294,14 @@ def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(execute
     assert [row[1] for row in forgetting[1:]] == ["before", "fine-tuned"]
     assert forgetting[1][3] == "0.0"
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    # energy against quality: the shipped sweep's chart, its sentence and its frontier, from the installed package
+    sweep = next(c for c in nb.cells if c.get("id") == "c33b")
+    assert any("image/png" in o.get("data", {}) for o in sweep.outputs)
+    import stoic_workshop as sw
+
+    assert sw.sweep_takeaway(sw.course_sweep()) in printed
+    frontier = next(t for t in tables if t[0][1:4] == ["model", "lora_r", "steps"])
+    assert len(frontier) - 1 == int(sw.course_sweep()["on_frontier"].sum())
 
 
 def test_deploy_notebook_merges_exports_runs_and_writes_a_modelfile(executed, work):

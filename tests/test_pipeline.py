@@ -32,6 +32,7 @@ def test_run_writes_every_output_into_one_folder_and_a_second_run_resumes(tmp_pa
     assert "from 4 answers" in card.text  # 2 prompts, answered before and after
     html = (out / "report.html").read_text()
     assert "stoic-q8_0.gguf" in html and "Steps of this run" in html and "data:image/png;base64," in html
+    assert "energy label" in html and "per 1,000 answers" in html and "from 4 answers" in html
     assert "[train] done" in first.stdout and "Report:" in first.stdout
 
     second = subprocess.run(command, capture_output=True, text=True)

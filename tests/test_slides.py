@@ -132,6 +132,8 @@ def test_figures_are_redrawn_from_a_run_folder(tiny_run, tmp_path):
     assert list(energy["project_name"]) == ["training", "answers", "evaluation"]
     text = {name: path.read_text() for name, path in written.items() if name.endswith(".md")}
     assert "| steps x examples | 2 x 8 |" in text["training.md"]                   # 2 steps, batch 2 x accumulation 4
+    assert sw.sweep_takeaway(sw.course_sweep()) in text["sweep.md"]  # the course's measured sweep, its own sentence
+    assert text["sweep.md"] == (ROOT / "slides" / "figures" / "sweep.md").read_text()  # the committed one is current
     assert f"{training['trainable'] / 1e6:.2f} M" in text["training.md"]
     assert all(change in text["summary.md"] for change in summary["change (paired)"])  # the run's own intervals
     assert sw.eval_prompts()[0] in text["answers.md"]                                  # the first complaint, unpicked
