@@ -246,11 +246,16 @@ class EnergyLabel:
     parts: dict                    # {"GPU": "measured", "CPU": "estimated", "RAM": "estimated"}
     hardware: str
 
+    @property
+    def how(self) -> str:
+        """"GPU measured, CPU estimated, RAM estimated": how each part's energy was obtained."""
+        return ", ".join(f"{part} {h}" for part, h in self.parts.items()) or "not measured"
+
     def table(self):
         """The label as rows: what, value, how it was obtained."""
         import pandas as pd
 
-        how = ", ".join(f"{part} {h}" for part, h in self.parts.items()) or "not measured"
+        how = self.how
         grid = f"{self.country} grid, {self.g_per_kwh:.1f} g CO2eq/kWh" if self.g_per_kwh else f"{self.country} grid"
         rows = [("training", _kwh(self.training_kwh), how),
                 ("per 1,000 answers", _kwh(self.kwh_per_1000_answers),
@@ -268,8 +273,8 @@ class EnergyLabel:
         import pandas as pd
 
         ours = self.kwh_per_1000_answers
-        rows = [(f"this run ({', '.join(f'{p} {h}' for p, h in self.parts.items()) or 'not measured'}; "
-                 f"CodeCarbon can be off by up to {CODECARBON_ERROR:.0%})", ours, 1.0 if ours else None)]
+        rows = [(f"this run ({self.how}; CodeCarbon can be off by up to {CODECARBON_ERROR:.0%})", ours,
+                 1.0 if ours else None)]
         rows += [(what, kwh, ours / kwh if ours else None) for what, kwh in PUBLISHED]
         return pd.DataFrame(rows, columns=["answers", "kWh per 1,000", "this run / it"])
 
@@ -277,8 +282,7 @@ class EnergyLabel:
         """Hugging Face model-card metadata for the training run (grams of CO2eq), or None when nothing was measured."""
         if self.training_g_co2eq is None:
             return None
-        parts = ", ".join(f"{part} {h}" for part, h in self.parts.items())
-        return {"emissions": float(f"{self.training_g_co2eq:.4g}"), "source": f"CodeCarbon ({parts})",
+        return {"emissions": float(f"{self.training_g_co2eq:.4g}"), "source": f"CodeCarbon ({self.how})",
                 "training_type": "fine-tuning", "geographical_location": f"{self.country} grid average",
                 "hardware_used": self.hardware or "unknown"}
 

@@ -200,7 +200,7 @@ def _point(folder: Path, name: str, r: int, s: int, questions: list[str], model,
            "train_kwh": label.training_kwh, "kwh_per_1000_answers": label.kwh_per_1000_answers,
            "train_seconds": result.seconds, "answer_seconds": answering.seconds, "trainable": result.trainable,
            "final_loss": result.losses[-1][1],
-           "energy_how": ", ".join(f"{part} {how}" for part, how in label.parts.items()) or "not measured"}
+           "energy_how": label.how}
     (folder / POINT).write_text(json.dumps(row, indent=1))  # last: a point cut short has no point.json
     return _with_interval(row, folder)
 

@@ -272,8 +272,9 @@ def _run(out: Path, questions: list[str], *, model, steps, quants, name, energy,
         tuned = load_adapters(base, run.adapter)
         scored, summary_table, forgot = evaluate(tuned, tokenizer, out, questions, meter, progress=progress)
         _remember(out, "evaluate", inputs)
-        if energy and meter.label().training_kwh is not None:  # trained in this run: the card gets the whole label
-            label_model_card(run.adapter, meter.label())
+        label = meter.label()
+        if energy and label.training_kwh is not None:  # trained in this run: the card gets the whole label
+            label_model_card(run.adapter, label)
     step("evaluate", run.summary, status, t)
 
     # 4. export: merged folder (from the adapter), GGUF file(s) (from the merged weights), Modelfile, a run of each
