@@ -52,37 +52,36 @@ def run(model_name: str, out: str, steps: int, rounds: int) -> None:
 
 
 def table(folders: list[str]) -> None:
+    from stoic_workshop.energy import CODECARBON_ERROR, PUBLISHED
+
+    runs = [json.loads((Path(folder) / "energy.json").read_text()) for folder in folders]
+    names = [Path(r["model"]).name for r in runs]
     print("| model | GPU | training kWh | of which GPU (measured) | kWh per 1,000 answers | of which GPU | answers "
           "| tokens an answer |")
     print("|---|---|---|---|---|---|---|---|")
-    for folder in folders:
-        r = json.loads((Path(folder) / "energy.json").read_text())
+    for name, r in zip(names, runs):
         phase = {p["phase"]: p for p in r["phases"]}
         share = {}
-        for name in ("training", "answers"):
-            gpu, total = phase[name]["parts"].get("GPU", {}).get("kWh"), phase[name]["kWh"]
-            share[name] = f"{gpu / total:.0%}" if gpu is not None and total else "no GPU"
-        print(f"| {Path(r['model']).name} | {r['gpu']} | {r['training_kwh']:.4g} | {share['training']} "
+        for step in ("training", "answers"):
+            gpu, total = phase[step]["parts"].get("GPU", {}).get("kWh"), phase[step]["kWh"]
+            share[step] = f"{gpu / total:.0%}" if gpu is not None and total else "no GPU"
+        print(f"| {name} | {r['gpu']} | {r['training_kwh']:.4g} | {share['training']} "
               f"| {r['kwh_per_1000_answers']:.4g} | {share['answers']} | {r['answers']} "
               f"| {r.get('mean_answer_tokens', float('nan')):.0f} |")
     print("\n| model | phase | seconds | GPU kWh | CPU kWh | RAM kWh | total kWh |")
     print("|---|---|---|---|---|---|---|")
-    for folder in folders:
-        r = json.loads((Path(folder) / "energy.json").read_text())
+    for name, r in zip(names, runs):
         for p in r["phases"]:
             part = {k: f"{v['kWh']:.3g} ({v['how']})" for k, v in p["parts"].items()}
-            print(f"| {Path(r['model']).name} | {p['phase']} | {p['seconds']:.1f} | {part.get('GPU', '-')} "
+            print(f"| {name} | {p['phase']} | {p['seconds']:.1f} | {part.get('GPU', '-')} "
                   f"| {part.get('CPU', '-')} | {part.get('RAM', '-')} | {p['kWh']:.3g} |")
-    from stoic_workshop.energy import CODECARBON_ERROR, PUBLISHED
-
-    print(f"\n| kWh per 1,000 answers | {' | '.join(Path(json.loads((Path(f) / 'energy.json').read_text())['model']).name for f in folders)} |")
-    print("|---|" + "---|" * len(folders))
-    runs = [json.loads((Path(f) / "energy.json").read_text())["kwh_per_1000_answers"] for f in folders]
+    per_1000 = [r["kwh_per_1000_answers"] for r in runs]
+    print(f"\n| kWh per 1,000 answers | {' | '.join(names)} |")
+    print("|---|" + "---|" * len(runs))
     print(f"| this bench (CodeCarbon, can be off by up to {CODECARBON_ERROR:.0%}) | "
-          + " | ".join(f"{x:.3g}" for x in runs) + " |")
+          + " | ".join(f"{x:.3g}" for x in per_1000) + " |")
     for what, kwh in PUBLISHED:
-        print(f"| {what}: {kwh} | " + " | ".join(f"{x / kwh:.2f}x" for x in runs) + " |")
-
+        print(f"| {what}: {kwh} | " + " | ".join(f"{x / kwh:.2f}x" for x in per_1000) + " |")
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--table"]:

@@ -165,7 +165,8 @@ def copied_rate(answers, replies, words: int = COPIED_WORDS) -> float:
 @functools.cache
 def _training_replies() -> tuple[str, ...]:
     """The replies every point trained on (the recipe's 90 training pairs)."""
-    return tuple(turn["content"] for row in _training_pairs() for turn in row["messages"] if turn["role"] == "assistant")
+    return tuple(turn["content"] for row in _training_pairs() for turn in row["messages"]
+                 if turn["role"] == "assistant")
 
 
 def _training_pairs():
