@@ -16,6 +16,7 @@ prove it works. Two things break exported models in practice, and both are check
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -99,9 +100,20 @@ def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | No
         merged.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(end_of_turn(tokenizer))
     part = out.with_name(out.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
-    merged.save_pretrained(part)
-    tokenizer.save_pretrained(part)
-    _keep_sentencepiece(part, adapters, base)
+    try:
+        merged.save_pretrained(part)
+        tokenizer.save_pretrained(part)
+        _keep_sentencepiece(part, adapters, base)
+    except Exception as err:  # a full disk: SafetensorError from the weights, OSError from the tokenizer files
+        shutil.rmtree(part, ignore_errors=True)  # half a model is no use, and it holds the space that ran out
+        if getattr(err, "errno", None) != errno.ENOSPC and "No space left" not in str(err):
+            raise
+        need = sum(p.numel() * p.element_size() for p in merged.parameters()) / 2**20
+        free = shutil.disk_usage(out.parent).free / 2**20
+        raise OSError(errno.ENOSPC, f"No space left on the disk to write the merged model {out}: its weights need "
+                      f"about {need:,.0f} MB and {free:,.0f} MB is free there. Free some space (or choose another "
+                      f"folder) and run again; the adapters in {adapters} are kept"
+                      + (f", and {out} is as it was." if out.exists() else ".")) from err
     files = sorted({p.name for p in part.iterdir()} | {MERGE_RECORD})
     (part / MERGE_RECORD).write_text(json.dumps({"base": base, "adapters": str(adapters.resolve()), "dtype": dtype,
                                                  "files": files}, indent=1))

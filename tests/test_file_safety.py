@@ -5,7 +5,10 @@ was overwritten, and `train --out` wrote README.md and training.json over an unr
 project made itself (an earlier run into the same place) must stay overwritable, so reruns keep working.
 """
 
+import errno
 import json
+import re
+import subprocess
 
 import pytest
 import torch
@@ -106,3 +109,34 @@ def test_export_reruns_into_its_own_folder_but_keeps_a_file_added_to_merged(tiny
     assert _export(tiny_adapters, out) == 1
     assert "notes.txt" in _error(capsys)
     assert (out / "merged" / "notes.txt").read_text() == "mine" and (out / "merged" / "config.json").is_file()
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A real file system of 8 MB (tmpfs), smaller than the tiny Gemma 3's 17 MB of fp16 weights: a full disk."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root (CAP_SYS_ADMIN)")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_while_merging_says_so_and_leaves_no_half_written_model(tiny_adapters, small_disk, capsys):
+    """CI once filled its disk in the middle of a merge: safetensors' raw traceback, and a merged.part left behind
+    holding the space. The merge now removes what it wrote and says what ran out, where, and what is kept."""
+    import stoic_workshop as sw
+
+    out = small_disk / "merged"
+    with pytest.raises(OSError) as raised:
+        sw.merge(tiny_adapters, out)
+    said = str(raised.value)
+    assert raised.value.errno == errno.ENOSPC
+    assert "No space left" in said and str(out) in said and str(tiny_adapters) in said, said
+    assert re.search(r"need about 1[67] MB and \d MB is free", said), said  # 8.4M fp16 parameters; an 8 MB disk
+    assert list(small_disk.iterdir()) == []  # no merged.part left holding the space
+    assert (tiny_adapters / "adapter_config.json").is_file()
+
+    assert _export(tiny_adapters, small_disk / "export") == 1  # the command: one error line, no traceback
+    assert "No space left" in _error(capsys)
+    assert not (small_disk / "export" / "merged.part").exists()
