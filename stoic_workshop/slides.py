@@ -481,25 +481,39 @@ window.addEventListener('load', () => {
     });
     if (why.length) found.push([i + 1, [...new Set(why)].join('; ')]);
   });
+  // Marp scales a code block to its slide (an <svg> given a viewBox) in a frame after 'load', and headless Chromium
+  // sometimes dumps the page before that frame: such a layout is not the one on screen, so it is not judged.
+  const unsettled = [...document.querySelectorAll('[data-auto-scaling]')].filter((e) => {
+    const scaler = e.shadowRoot && e.shadowRoot.querySelector('marp-auto-scaling');
+    const svg = scaler && scaler.shadowRoot && scaler.shadowRoot.querySelector('svg');
+    return !(svg && svg.hasAttribute('viewBox'));
+  }).length;
   const out = document.createElement('pre');
   out.id = 'overflow-probe';
-  out.textContent = JSON.stringify(found);
+  out.textContent = JSON.stringify({unsettled, found});
   document.body.appendChild(out);
 });
 </script>"""
 
 
-def overflowing(deck_html, *, size: tuple[int, int] = (1280, 720), timeout: float = 60) -> dict[int, str]:
+def overflowing(deck_html, *, size: tuple[int, int] = (1280, 720), timeout: float = 60,
+                tries: int = 20) -> dict[int, str]:
     """Slides whose content does not fit their page: {slide number: what sticks out}; {} when everything fits.
 
     Marp clips a slide at its edges without a warning, so a long list simply loses its last lines on screen.
+    A page read before Marp had scaled its code blocks is loaded again, up to `tries` times.
     Example: `overflowing("slides/deck.html")` -> {}
     """
     with tempfile.TemporaryDirectory() as tmp:
         probe = Path(tmp) / "probe.html"
         probe.write_text(_with(deck_html, _PROBE), encoding="utf-8")
-        done = _browse([f"--window-size={size[0]},{size[1]}", "--dump-dom", probe.as_uri()], timeout)
-    found = re.search(r'<pre id="overflow-probe">(.*?)</pre>', done.stdout, re.S)
-    if found is None:
-        raise SlidesError(f"Chromium did not run the overflow probe: {done.stderr.strip()[-800:]}")
-    return {n: why for n, why in json.loads(html.unescape(found.group(1)))}
+        for _ in range(tries):
+            done = _browse([f"--window-size={size[0]},{size[1]}", "--dump-dom", probe.as_uri()], timeout)
+            found = re.search(r'<pre id="overflow-probe">(.*?)</pre>', done.stdout, re.S)
+            if found is None:
+                raise SlidesError(f"Chromium did not run the overflow probe: {done.stderr.strip()[-800:]}")
+            result = json.loads(html.unescape(found.group(1)))
+            if not result["unsettled"]:
+                return {n: why for n, why in result["found"]}
+    raise SlidesError(f"Marp had not yet scaled {result['unsettled']} code block(s) of {deck_html} when Chromium "
+                      f"read the page, in each of {tries} tries: run it again")

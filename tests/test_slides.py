@@ -174,6 +174,37 @@ def test_the_rendered_deck_is_self_contained_and_follows_the_agenda(committed_de
     assert (ROOT / "slides" / "figures" / "summary.md").read_text().splitlines()[2].split("|")[2].strip() in page
 
 
+@pytest.fixture(scope="module")
+def code_deck(tmp_path_factory):
+    """The deck's own style, with slide 1 like "Outgrowing one GPU" (a wide code block scaled down by Marp, then a
+    list that fits only once it is) and slide 2 a list far too long for its page."""
+    folder = tmp_path_factory.mktemp("code-deck")
+    front = DECK.read_text(encoding="utf-8").split("\n---\n")[0]
+    code = ("```bash\naccelerate launch --config_file \"$(stoic-workshop launch-config ddp)\" \\\n"
+            "    -m stoic_workshop train --model gemma-2-2b-it --out adapters/2b\n```")
+    fits = "\n".join(f"- a point about sharding the model over the GPUs, number {i}" for i in range(7))
+    (folder / "deck.md").write_text(f"{front}\n---\n\n# Code, then a list\n\n{code}\n\n{fits}\n\n---\n\n"
+                                    "# Too long\n\n" + "\n".join(f"- point {i}" for i in range(30)) + "\n",
+                                    encoding="utf-8")
+    return slides.render_slides(folder / "deck.html", deck=folder / "deck.md")
+
+
+@needs_marp
+@needs_chromium
+def test_overflow_is_judged_on_the_layout_marp_shows(code_deck, tmp_path):
+    """Headless Chromium sometimes hands the page over before Marp has scaled a code block (then twice as tall):
+    CI once failed on a slide that fits. Only the scaled layout is judged, every time; a page whose code blocks are
+    never scaled (Marp's scripts taken out) is an error that says so, not a verdict."""
+    for _ in range(6):
+        found = slides.overflowing(code_deck)
+        assert list(found) == [2] and "content 1280x" in found[2], found
+    page = code_deck.read_text(encoding="utf-8")
+    unscaled = tmp_path / "unscaled.html"
+    unscaled.write_text(re.sub(r"<script\b[^>]*>.*?</script>", "", page, flags=re.S), encoding="utf-8")
+    with pytest.raises(slides.SlidesError, match=r"not yet scaled 1 code block\(s\) .* in each of 2 tries"):
+        slides.overflowing(unscaled, tries=2)
+
+
 @needs_marp
 @needs_chromium
 def test_no_slide_overflows_and_screenshots_show_the_slides(committed_deck):
