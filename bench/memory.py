@@ -6,10 +6,11 @@ fp32, bf16 and NF4, and the peak of a short LoRA and QLoRA fine-tune (also their
 
 The GPU cases, the Gemma 2 2B architecture at 2 x 512 and 2 x 2048 tokens, come from a results JSON of
 bench/train_gpu.py (its "throughput" entries of the transformers backend: peak allocated at micro-batch 2, through
-`finetune`'s own QLoRA route). By default that is bench/gpu_h200.json, measured on an H200 with transformers 5.17,
-torch 2.11, peft 0.21.2, bitsandbytes 0.50.2 and trl 1.15 (`python bench/train_gpu.py --only throughput`).
+`finetune`'s own QLoRA route). By default that is bench/results/gpu_h200.json, measured on an H200 with transformers
+5.17, torch 2.11, peft 0.21.2, bitsandbytes 0.50.2 and trl 1.15 (`python bench/train_gpu.py --only throughput`).
 
-    python bench/memory.py [--gpu-json bench/gpu_h200.json] [--seq 128] [--batch 2] [--steps 3] [--out memory.json]
+    python bench/memory.py [--gpu-json bench/results/gpu_h200.json] [--seq 128] [--batch 2] [--steps 3]
+                           [--out memory.json]
     python bench/memory.py --framework      # resident memory of a process with the framework imported, no model
                                             # (stoic_workshop.memory.CPU_FRAMEWORK_GB)
     python bench/memory.py --worker CASE    # one case, in this process, printed as JSON (what measure_* run)
@@ -36,7 +37,7 @@ MODELS = ("smollm2-135m-instruct", "gemma-3-270m")
 # SFTTrainer, micro-batch 2, AdamW 8-bit, bf16, the random-weight Gemma 2 2B with the Gemma 3 vocabulary (262,144
 # rows), as bench/train_gpu.py measures it. (The older reference in shared/gpu/README.md, 8.85 / 21.56 GiB, came
 # from a plain PyTorch loop that formed the full fp32 logits; it is not this route, so it is no fallback.)
-GPU_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpu_h200.json")
+GPU_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "gpu_h200.json")
 GIB = 2**30
 SCRIPT = os.path.abspath(__file__)
 

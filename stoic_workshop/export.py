@@ -399,7 +399,7 @@ def _verify_with_transformers(gguf: Path, prompt: str, merged, n: int, max_token
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # The merged folder holds the very tokenizer that went into the file. Rebuilding it from the GGUF is the fallback
-    # only: transformers 5.17 (Colab's pin) cannot build Gemma 3's (README "Two pinned profiles").
+    # only: transformers 5.17 (Colab's pin) cannot build Gemma 3's (docs/profiles.md).
     source = {"pretrained_model_name_or_path": merged} if merged is not None else {
         "pretrained_model_name_or_path": gguf.parent, "gguf_file": gguf.name}
     tokenizer = AutoTokenizer.from_pretrained(**source)

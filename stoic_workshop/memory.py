@@ -332,7 +332,7 @@ def estimate_memory(model="gemma-2-2b", method: str = "qlora", *, device: str = 
     8-bit on a GPU, AdamW on a CPU; gradient checkpointing only for QLoRA on a GPU; on a GPU, QLoRA's weights that
     stay unquantized (embeddings, norms) are upcast to fp32 by PEFT's prepare_model_for_kbit_training (a one-off
     peak while the embedding is held twice), and on a GPU the loss comes from trl's chunked log-prob head, which
-    never forms the full logits. Checked on an H200 against bench/gpu_h200.json (bench/memory.py).
+    never forms the full logits. Checked on an H200 against bench/results/gpu_h200.json (bench/memory.py).
     `batch_size` is the sequences in one forward pass (on a CPU `finetune` folds batch x accumulation into one).
 
     Example: `print(sw.estimate_memory("gemma-2-2b", "qlora"))`  # an Estimate: GB per part, and a verdict per machine

@@ -608,8 +608,8 @@ def _unsloth_environment() -> None:
 def _unsloth_eager_softcapping() -> bool:
     """Run Unsloth's Gemma 2 attention (logit soft-capping) eagerly instead of compiled with Inductor's max-autotune.
 
-    Profiled on an H200 (bench/train_gpu.py --profile, bench/unsloth_h200.json): that one compiled function took 37 s
-    of the first step's forward and most of its 108 s backward with empty caches, as on a fresh Colab runtime, and
+    Profiled on an H200 (bench/train_gpu.py --profile, bench/results/unsloth_h200.json): that one compiled function took
+    37 s of the first step's forward and most of its 108 s backward with empty caches, as on a fresh Colab runtime, and
     still 40 s with warm ones; UNSLOTH_COMPILE_DISABLE does not reach it. Eager costs nothing to start, and at the
     course's sequence lengths the attention scores are small. STOIC_UNSLOTH_COMPILED_ATTENTION=1 keeps Unsloth's
     compiled version (worth it for long runs on long sequences). Returns whether the eager path was chosen.
@@ -703,7 +703,7 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
         # plain weights; 4-bit ones only when stored in bf16-sized blocks (bnb_4bit_quant_storage, below).
         load_in_4bit = (not here.fsdp) if load_in_4bit is None else load_in_4bit
         # transformers + bitsandbytes by default: for the workshop's 60-step run it reaches saved adapters a little
-        # sooner than Unsloth, whose import and patching cost ~23 s more (bench/unsloth_h200.json, H200, empty
+        # sooner than Unsloth, whose import and patching cost ~23 s more (bench/results/unsloth_h200.json, H200, empty
         # caches: 88.6 s vs 95.5 s); Unsloth's faster steps (0.67x) and smaller peak (0.66x) repay that from about
         # 100 steps on, or where memory is short.
         backend = backend or os.environ.get("STOIC_BACKEND") or "transformers"
@@ -714,7 +714,7 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
     model_type = read_model_type(source) if hw.device == "cuda" and not hw.bf16 else None
     dtype = compute_dtype(hw, model_type)
     # Unsloth is handed fp16 for such a model (see below) and upcasts to fp32 itself where it overflows: measured
-    # on an H200 in T4 mode (bench/t4_unsloth_h200.json), Gemma 3 270M's activations were fp16 and fp32, mixed.
+    # on an H200 in T4 mode (bench/results/t4_unsloth_h200.json), Gemma 3 270M's activations were fp16 and fp32, mixed.
     unsloth_upcasts = backend == "unsloth" and hw.device == "cuda" and dtype == torch.float32
     if hw.device == "cuda" and dtype == torch.float32:
         print(f"{name_or_path} ({model_type}): its activations go above fp16's largest number (65,504) and this "

@@ -56,7 +56,8 @@ def frontier(table):
 
 def course_sweep():
     """The course's own sweep: all 18 points, measured on a 2-core CPU (energy estimated), shipped with the package
-    (data/sweep_cpu.csv, a copy of bench/sweep_cpu/sweep.csv), so notebook 3 can show it without an hour of training.
+    (data/sweep_cpu.csv, a copy of bench/results/sweep_cpu/sweep.csv), so notebook 3 can show it without an hour of
+    training.
 
     Example: `sw.plot_sweep(sw.course_sweep())`
     """

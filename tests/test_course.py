@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PATHS = [ROOT / "notebooks" / name for name in NOTEBOOKS]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 OWNER_REPO = "stoic-workshop/stoic-workshop"
+RESULTS = ROOT / "bench" / "results"  # what the benches measured
 
 # Pins the GPU profile deliberately does not share with the offline one, and why.
 GPU_ONLY = {
@@ -42,6 +43,11 @@ def _pins(lines) -> dict[str, str]:
 
 def _requirements(name) -> dict[str, str]:
     return _pins((ROOT / name).read_text().splitlines())
+
+
+def _docs(*pages: str) -> str:
+    """The text of the docs/ pages named, where the README's sections moved (issue 30), one after another."""
+    return "\n".join((ROOT / "docs" / page).read_text() for page in pages)
 
 
 def _install_cell(nb):
@@ -175,13 +181,14 @@ def test_every_exercise_has_a_check_and_a_hidden_solution(path):
 
 
 def test_unsloth_numbers_in_readme_and_notebook_2_are_the_bench_s():
-    """The GPU route's claims (README, notebook 2) are the H200 bench's numbers, not remembered ones."""
+    """The GPU route's claims (docs/performance.md, docs/fine-tuning.md, notebook 2) are the H200 bench's numbers, not
+    remembered ones."""
     import json
 
-    runs = {r["label"]: r for r in json.loads((ROOT / "bench" / "unsloth_h200.json").read_text())}
+    runs = {r["label"]: r for r in json.loads((RESULTS / "unsloth_h200.json").read_text())}
     plain = runs["transformers"]
     ours = runs["unsloth, eager soft-capping (the package since this run)"]
-    readme = (ROOT / "README.md").read_text()
+    readme = _docs("performance.md", "fine-tuning.md")
     for r in runs.values():
         assert (f"| {r['time_to_adapter_s']:.1f} s | {r['load_s']:.1f} s | {r['first_step_s']:.1f} s | "
                 f"{r['later_step_s']:.3f} s | {r['peak_gib']:.2f} GiB |") in readme, r["label"]
@@ -198,7 +205,7 @@ def test_readme_counts_of_ideas_and_quotations_are_the_package_s():
     from stoic_workshop.data import QUOTES
     from stoic_workshop.score import LEXICON
 
-    readme = " ".join((ROOT / "README.md").read_text().split())
+    readme = " ".join(_docs("evaluation.md").split())
     assert f"lexicon of {len(LEXICON)} Stoic ideas" in readme
     assert f"compared with the {len(QUOTES)} real quotations" in readme
     notebook = " ".join(" ".join(c.source for c in nbformat.read(PATHS[2], as_version=4).cells).split())
@@ -218,11 +225,12 @@ def _executed(tarball: Path, notebook: str) -> str:
 
 
 def test_gpu_run_numbers_in_readme_are_the_executed_notebooks_and_bench_s():
-    """The GPU road's results in the README come from the executed notebooks and bench files kept in bench/."""
+    """The GPU road's results in docs/performance.md and docs/hardware.md come from the executed notebooks and bench
+    files kept in bench/results/."""
     import json
 
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    real = ROOT / "bench" / "colab_h200" / "gemma3-270m-real.tar.gz"
+    readme = " ".join(_docs("performance.md", "hardware.md").split())
+    real = RESULTS / "colab_h200" / "gemma3-270m-real.tar.gz"
     trained = _executed(real, "02_finetune")
     assert re.search(r"Fine-tuned for 60 steps in 47 s .* loss 4\.29 -> 1\.40", trained)
     assert "60 steps in 47 s, loss 4.29 -> 1.40" in readme
@@ -238,15 +246,15 @@ def test_gpu_run_numbers_in_readme_are_the_executed_notebooks_and_bench_s():
     deployed = _executed(real, "04_deploy")
     assert "stopped by: length first 8 greedy tokens equal to the merged model's: 8" in deployed
     assert "merged (16-bit) deploy/merged 569.6" in deployed and "GGUF q8_0 deploy/stoic-q8_0.gguf 299.7" in deployed
-    random = _executed(ROOT / "bench" / "colab_h200" / "gemma2-2b-random-04.tar.gz", "04_deploy")
+    random = _executed(RESULTS / "colab_h200" / "gemma2-2b-random-04.tar.gz", "04_deploy")
     assert "deploy/merged 5295.6" in random and "deploy/stoic-q8_0.gguf 2800.0" in random
     assert "merged 5,296 MB, q8_0 GGUF 2,800 MB" in readme and "merged 570 MB, q8_0 GGUF 300 MB" in readme
-    log = (ROOT / "bench" / "colab_h200" / "gemma2-2b-random-04.log").read_text()
+    log = (RESULTS / "colab_h200" / "gemma2-2b-random-04.log").read_text()
     assert "04_deploy.ipynb" in log and "done in 261 s" in log and "| 261 s: merged" in readme
     notebook_4 = " ".join(" ".join(c.source for c in nbformat.read(PATHS[3], as_version=4).cells).split())
     assert "on an H200 with the same architecture it took 261 s, its own training included" in notebook_4
 
-    runs = {(r["model"], r["mode"]): r for r in json.loads((ROOT / "bench" / "t4_unsloth_h200.json").read_text())
+    runs = {(r["model"], r["mode"]): r for r in json.loads((RESULTS / "t4_unsloth_h200.json").read_text())
             if "mode" in r}
     g2, g2u, g3, g3u = (runs[k] for k in [("gemma2", "t4"), ("gemma2", "unsloth-t4"), ("gemma3", "t4"),
                                           ("gemma3", "unsloth-t4")])
@@ -262,13 +270,14 @@ def test_gpu_run_numbers_in_readme_are_the_executed_notebooks_and_bench_s():
 
 
 def test_knowledge_numbers_in_readme_notebook_5_and_slides_are_the_measured_run_s():
-    """README, notebook 5's "What you should see" and the slides' chart data: one measured run, bench/knowledge_cpu."""
+    """docs/knowledge.md, notebook 5's "What you should see" and the slides' chart data: one measured run,
+    bench/results/knowledge_cpu."""
     import csv
 
-    measured = ROOT / "bench" / "knowledge_cpu" / "knowledge.csv"
+    measured = RESULTS / "knowledge_cpu" / "knowledge.csv"
     rows = {r["arm"]: r for r in csv.DictReader(measured.open())}
     assert (ROOT / "slides" / "figures" / "knowledge.csv").read_text() == measured.read_text()
-    readme = (ROOT / "README.md").read_text()
+    readme = _docs("knowledge.md")
     notebook = next(c.source for c in nbformat.read(ROOT / "notebooks" / "05_knowledge.ipynb", as_version=4).cells
                     if c.source.startswith("### What you should see"))
 
@@ -284,7 +293,7 @@ def test_knowledge_numbers_in_readme_notebook_5_and_slides_are_the_measured_run_
                     f"{float(r['kWh']) * 1000:.2f} | {float(r['seconds']):.0f} |") in readme, arm
     total = sum(float(r["seconds"]) for r in rows.values() if r["arm"] != "guess")
     assert f"All five arms took {total:,.0f} s" in readme
-    executed = tarfile.open(ROOT / "bench" / "knowledge_cpu" / "05_knowledge-executed.tar.gz")
+    executed = tarfile.open(RESULTS / "knowledge_cpu" / "05_knowledge-executed.tar.gz")
     nb = nbformat.reads(executed.extractfile("05_knowledge.ipynb").read().decode(), as_version=4)
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
 
@@ -327,7 +336,7 @@ def test_adapter_sizes_in_notebooks_2_and_4_are_counted_from_the_models_configs(
     fp32, bf16 = round(lora * 4 / 1e6), round(lora * 2 / 1e6)
     assert (fp32, bf16) == (83, 42)
     # The H200 run (bf16 compute) counted the same parameters and saved them in 16-bit:
-    trained = _executed(ROOT / "bench" / "colab_h200" / "gemma2-2b-random-01-03.tar.gz", "02_finetune")
+    trained = _executed(RESULTS / "colab_h200" / "gemma2-2b-random-01-03.tar.gz", "02_finetune")
     assert f"Trainable: {lora:,} of" in trained
     saved = float(re.search(r"Trainable: 20\.77 M of \d+ M parameters \(0\.78%\)\. Adapters: ([\d.]+) MB", trained)[1])
     assert abs(saved - lora * 2 / 1e6) < 0.5

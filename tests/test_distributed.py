@@ -5,13 +5,13 @@ launcher's environment, the refusals before any loading, the shipped accelerate 
 loader, and packaged in the wheel), the CLI's refusal of every command but `train` under several processes.
 
 Slow tests (marked): real two-process DDP launches on this CPU (torchrun starts the processes, Trainer uses gloo)
-of the README's command, with a tiny random Gemma 3. They check what the course promises: one printed report, one
-adapter folder with the right record, one energy measurement, and a resume that works under two processes. Which
-process writes what is watched with an audit hook (sys.addaudithook, installed in every process through a
-sitecustomize.py on PYTHONPATH) that logs Python-level writes under the output folder, one log per rank. Files
-written from native code (safetensors, torch.save's zip writer) are not seen by an audit hook: that is why rank 0's
-record (training.json, written from Python) is the positive control that the hook works, and the adapter files are
-checked by their existence.
+of docs/several-gpus.md's command, with a tiny random Gemma 3. They check what the course promises: one printed
+report, one adapter folder with the right record, one energy measurement, and a resume that works under two
+processes. Which process writes what is watched with an audit hook (sys.addaudithook, installed in every process
+through a sitecustomize.py on PYTHONPATH) that logs Python-level writes under the output folder, one log per rank.
+Files written from native code (safetensors, torch.save's zip writer) are not seen by an audit hook: that is why rank
+0's record (training.json, written from Python) is the positive control that the hook works, and the adapter files
+are checked by their existence.
 """
 
 import csv
@@ -197,7 +197,7 @@ def tiny_folder(tmp_path_factory, gemma_tok):
 
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory, tiny_folder):
-    """The README's DDP command, 2 steps, once for the module: (completed process, work folder, OUT, logs)."""
+    """docs/several-gpus.md's DDP command, 2 steps, once for the module: (completed process, work folder, OUT, logs)."""
     work = tmp_path_factory.mktemp("ddp")
     out, logs = work / "out", work / "logs"
     done = _launch(work, "train", "--model", str(tiny_folder), "--out", "out", "--steps", "2", "--save-steps", "2",
@@ -262,24 +262,25 @@ def test_only_train_runs_under_accelerate_launch(tmp_path):
     assert "only `train` runs under accelerate launch" in done.stderr
 
 
-# --- the README's "More than one GPU" says what the code does and what was measured ----------------------------
+# --- docs/several-gpus.md ("More than one GPU") says what the code does and what was measured ------------------
 
 
-def _readme_section() -> str:
-    text = (ROOT / "README.md").read_text()
-    return text.split("## More than one GPU", 1)[1].split("\n## ", 1)[0]
+def _gpu_page() -> str:
+    """The page docs/several-gpus.md, once the README's section "More than one GPU" (issue 30)."""
+    text = (ROOT / "docs" / "several-gpus.md").read_text()
+    return text.split("# More than one GPU", 1)[1].split("\n## ", 1)[0]
 
 
 def test_readme_commands_parse_with_accelerate_and_the_cli():
-    """Every launch line of the README (the Slurm one too) parses with accelerate's own launch parser, names a shipped
-    config, and hands `train` arguments that the package's parser accepts."""
+    """Every launch line of docs/several-gpus.md (the Slurm one too) parses with accelerate's own launch parser, names a
+    shipped config, and hands `train` arguments that the package's parser accepts."""
     import shlex
 
     from accelerate.commands.launch import launch_command_parser
 
     from stoic_workshop.cli import build_parser
 
-    section = _readme_section()
+    section = _gpu_page()
     joined = section.replace("\\\n", " ")  # continuation lines joined
     lines = [line.split("accelerate launch ", 1)[1] for line in joined.splitlines() if "accelerate launch " in line]
     assert len(lines) == 4, lines  # ddp, fsdp, fsdp-qlora, Slurm
@@ -301,9 +302,10 @@ def test_readme_commands_parse_with_accelerate_and_the_cli():
 
 
 def test_readme_numbers_match_the_committed_bench():
-    """The README's 2 x H200 table and 9B sentence are the numbers in bench/multi_gpu_h200x2, not retyped ones."""
-    bench = ROOT / "bench" / "multi_gpu_h200x2"
-    section = _readme_section()
+    """docs/several-gpus.md's 2 x H200 table and 9B sentence are the numbers in bench/results/multi_gpu_h200x2, not
+    retyped ones."""
+    bench = ROOT / "bench" / "results" / "multi_gpu_h200x2"
+    section = _gpu_page()
     for run in ("1", "2", "2-each", "1-b4", "2-b4"):
         main = json.loads((bench / f"ddp-{run}gpu" / "rank0.json").read_text())
         peaks = ", ".join(f"{json.loads(p.read_text())['peak_allocated_gib']:.2f}"

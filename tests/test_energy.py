@@ -219,11 +219,11 @@ def test_published_figures_sit_beside_this_run(labelled):
     assert "up to 40%" in table["answers"][0] and "A100" in table["answers"][1] and "Gemini" in table["answers"][2]
 
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "energy_gpu_h200"
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "results" / "energy_gpu_h200"
 
 
 def _gpu_phases():
-    """The phases CodeCarbon recorded on an H200 (bench/energy_gpu_h200): GPU measured, CPU and RAM estimated."""
+    """Phases CodeCarbon recorded on an H200 (bench/results/energy_gpu_h200): GPU measured, CPU and RAM estimated."""
     from stoic_workshop.energy import _Phase
 
     record = json.loads((BENCH / "gemma-3-270m" / "energy.json").read_text())
@@ -246,8 +246,8 @@ def test_a_gpu_run_says_which_parts_were_measured():
 
 
 def test_the_readme_gpu_table_is_the_bench():
-    """README's H200 table, row by row, from bench/energy_gpu_h200/*/energy.json."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    """docs/energy.md's H200 table, row by row, from bench/results/energy_gpu_h200/*/energy.json."""
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "energy.md").read_text()
     for folder, name in (("gemma-3-270m", "Gemma 3 270M, real weights"),
                          ("gemma2-2b-random", "Gemma 2 2B shape, random weights")):
         r = json.loads((BENCH / folder / "energy.json").read_text())

@@ -1,8 +1,11 @@
 """The memory estimate: hand-computed for a tiny config, and within 20% of what the packaged models really use.
 
-The measurements come from bench/memory.py's harness (each case in a fresh process), imported here as `bench`.
+The measurements come from bench/memory.py's harness (each case in a fresh process), imported here as `bench`: loaded
+from its file under the module name `bench_memory`, so that it never stands in for `stoic_workshop.memory` or any
+other module named `memory` (no bench/ folder on sys.path).
 """
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -12,8 +15,17 @@ from transformers import LlamaConfig
 import stoic_workshop as sw
 from stoic_workshop.memory import GB, model_shape
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import memory as bench  # noqa: E402  (bench/memory.py)
+
+def _load_bench(path: Path, name: str):
+    """The bench script at `path` as the module `name`, registered in sys.modules as an import would be."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_bench(Path(__file__).resolve().parents[1] / "bench" / "memory.py", "bench_memory")
 
 # A tiny Llama: hidden 64, MLP 128, 2 layers, 4 heads of 16 (64 wide), 2 KV heads (32 wide), 1000 words, tied.
 TINY = LlamaConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -77,7 +89,8 @@ def test_the_slides_arithmetic_for_gemma_2_2b():
 
 
 def test_gpu_estimate_is_within_20_percent_of_the_h200_measurement():
-    """bench/gpu_h200.json: finetune's QLoRA route on an H200 (bench/train_gpu.py), peak allocated at 2 x 512/2048."""
+    """bench/results/gpu_h200.json: finetune's QLoRA route on an H200 (bench/train_gpu.py), peak allocated at
+    2 x 512/2048."""
     rows = bench.gpu_cases()
     assert len(rows) == 2
     for r in rows:
