@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--solutions", action="store_true", help="fill each exercise's TODO stub with the solution "
                                                               "from its 'Solution and discussion' cell first, as "
                                                               "CI runs them (default: exercises left undone)")
+    run.add_argument("--rehearsal", action="store_true", help="run at rehearsal size: a few training steps, "
+                                                              "complaints and facts (STOIC_TRAIN_STEPS, "
+                                                              "STOIC_EVAL_PROMPTS, STOIC_KNOWLEDGE_STEPS, "
+                                                              "STOIC_KNOWLEDGE_FACTS; a value you set wins)")
     run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="only these notebooks (default: all, in order)")
     sub.add_parser("models", help="list the model presets")
     prep = sub.add_parser("prepare", help="convert and cache the offline models")
@@ -149,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         from .workshop import workshop
 
         try:
-            workshop(args.out, args.profile, alone=args.alone, names=args.notebooks or None, solutions=args.solutions)
+            workshop(args.out, args.profile, alone=args.alone, names=args.notebooks or None, solutions=args.solutions,
+                     rehearsal=args.rehearsal)
         except (RuntimeError, ValueError, FileNotFoundError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1

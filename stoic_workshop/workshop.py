@@ -11,6 +11,9 @@ The exercises ("## Your turn! (easy|more|stretch)") start undone: each holds one
 `solutions=True` (`stoic-workshop workshop --solutions`, as CI runs them) first replaces each stub cell with the
 ```python block of the "Solution and discussion" cell that follows it, the one place a solution is written, so
 every check is run on its solution. A notebook whose exercise lacks a level, a stub or a solution is refused then.
+
+`rehearsal=True` (`stoic-workshop workshop --rehearsal`) runs every notebook at rehearsal size, through the settings
+an instructor can also set by hand (REHEARSAL below): the same cells and checks, a few training steps and a few facts.
 """
 
 from __future__ import annotations
@@ -26,11 +29,19 @@ from pathlib import Path
 
 from .files import course_dir
 
-__all__ = ["NOTEBOOKS", "LEVELS", "Exercise", "exercises", "fill_in_solutions", "notebooks_dir", "run_notebook",
-           "workshop"]
+__all__ = ["NOTEBOOKS", "REHEARSAL", "LEVELS", "Exercise", "exercises", "fill_in_solutions", "notebooks_dir",
+           "run_notebook", "workshop"]
 
 NOTEBOOKS = ["01_base_vs_instruct.ipynb", "02_finetune.ipynb", "03_evaluation.ipynb", "04_deploy.ipynb",
              "05_knowledge.ipynb"]
+
+
+# Rehearsal size: the environment variables the notebooks read for their sizes, and small values for them. Notebooks
+# 2-4 train STOIC_TRAIN_STEPS steps (the workshop's 60); notebook 3 evaluates on STOIC_EVAL_PROMPTS held-out
+# complaints (16); notebook 5 trains each LoRA arm STOIC_KNOWLEDGE_STEPS steps (120) on STOIC_KNOWLEDGE_FACTS of its
+# 173 facts (all). A value already set in the environment wins. docs/notebooks.md has the table.
+REHEARSAL = {"STOIC_TRAIN_STEPS": "8", "STOIC_EVAL_PROMPTS": "4", "STOIC_KNOWLEDGE_STEPS": "4",
+             "STOIC_KNOWLEDGE_FACTS": "12"}
 
 
 def notebooks_dir() -> Path:
@@ -184,7 +195,7 @@ def _write_html(notebook, target: Path) -> None:
 
 
 def workshop(out_dir: str | os.PathLike = "runs", profile: str = "offline", *, alone: bool = False,
-             names: list[str] | None = None, solutions: bool = False) -> list[Path]:
+             names: list[str] | None = None, solutions: bool = False, rehearsal: bool = False) -> list[Path]:
     """Run the course notebooks (all of them, or `names`) on `profile` (the embedded offline models by default).
 
     Each is copied fresh from the package into `out_dir` (or, with `alone=True`, into `out_dir/<notebook name>/`)
@@ -192,6 +203,7 @@ def workshop(out_dir: str | os.PathLike = "runs", profile: str = "offline", *, a
     `solutions=True` (`--solutions`): each exercise's stub cell is replaced with the code of its "Solution and
     discussion" cell before the run, so every check runs on its solution (CI runs them so); without it the
     exercises stay undone, as a learner opens them, and their checks say "not done yet".
+    `rehearsal=True` (`--rehearsal`): the notebooks run at rehearsal size (REHEARSAL's settings, unless set already).
     Example: `workshop("runs")` -> [Path("runs/01_base_vs_instruct.ipynb"), ...]
     """
     from .models import OFFLINE_PAIR, model_folder
@@ -201,6 +213,10 @@ def workshop(out_dir: str | os.PathLike = "runs", profile: str = "offline", *, a
     if unknown:
         raise ValueError(f"No course notebook named {', '.join(unknown)}; the notebooks are {', '.join(NOTEBOOKS)}.")
     os.environ["STOIC_PROFILE"] = profile  # the notebook kernels inherit it
+    if rehearsal:
+        for key, value in REHEARSAL.items():
+            os.environ.setdefault(key, value)
+        print("Rehearsal size: " + ", ".join(f"{key}={os.environ[key]}" for key in REHEARSAL), flush=True)
     if profile == "offline":
         for name in OFFLINE_PAIR:
             model_folder(name)  # converts once, with a progress bar, before any kernel starts

@@ -14,7 +14,7 @@ SLOW_FILES = {"test_pipeline.py", "test_run_reliability.py", "test_export.py", "
               "test_file_safety.py", "test_slides.py", "test_knowledge.py", "test_train.py", "test_wheel.py",
               "test_gpu.py"}
 NOTEBOOK_FILES = {"test_notebooks.py", "test_course.py"}
-SLOW_FIXTURES = {"executed"}  # the notebooks run by the main job, once per session
+SLOW_FIXTURES = {"executed", "finished_run"}  # the notebooks run by the main job; one tiny `run`, once per session
 
 
 def pytest_collection_modifyitems(config, items):
@@ -24,6 +24,43 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
         elif name in NOTEBOOK_FILES:
             item.add_marker(pytest.mark.notebooks)
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """One finished tiny main job, shared by the tests that read a run folder: `stoic-workshop run --steps 2
+    --prompts 2` on the offline model, with energy measured, called in-process. -> (folder, what it printed).
+    Tests that change the folder work on a copy (shutil.copytree)."""
+    import contextlib
+    import io
+
+    from stoic_workshop.cli import main
+
+    out = tmp_path_factory.mktemp("finished") / "run"
+    printed, errors = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
+        code = main(["run", "--out", str(out), "--steps", "2", "--prompts", "2"])
+    assert code == 0, errors.getvalue()[-3000:]
+    return out, printed.getvalue()
+
+
+@pytest.fixture()
+def cli(capsys):
+    """`cli("run", "--out", ...)`: the `stoic-workshop` command in this process, for the tests where the process
+    boundary is not what they are about. -> (exit code, stdout, stderr) of that command alone; argparse's own exits
+    (--help, a bad option) give their code too."""
+    from stoic_workshop.cli import main
+
+    def call(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()  # only what this command prints
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 1
+        printed = capsys.readouterr()
+        return code, printed.out, printed.err
+
+    return call
 
 
 @pytest.fixture(scope="session")

@@ -168,21 +168,22 @@ def test_modelfile_is_written_beside_the_gguf(smol, tmp_path, capsys):
     assert "ollama create stoic -f Modelfile" in capsys.readouterr().out
 
 
-def test_export_and_chat_commands(adapters, tmp_path):
+def test_export_and_chat_commands(adapters, tmp_path, cli, monkeypatch):
+    import io
+
     out = tmp_path / "export"
-    done = subprocess.run(["stoic-workshop", "export", str(adapters[0]), "--out", str(out), "--quant", "q8_0"],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
+    code, printed, err = cli("export", adapters[0], "--out", out, "--quant", "q8_0")
+    assert code == 0, err[-2000:]
     assert (out / "merged" / "config.json").is_file() and (out / "Modelfile").is_file()
-    assert "stoic-q8_0.gguf: " in done.stdout and ", OK (" in done.stdout
-    assert "ollama create stoic -f Modelfile" in done.stdout and "vllm serve" in done.stdout
-    talk = subprocess.run(["stoic-workshop", "chat", str(out / "stoic-q8_0.gguf")], input="My train is late.\n\n",
-                          capture_output=True, text=True, timeout=300)
-    assert talk.returncode == 0, talk.stderr[-2000:]
-    reply = talk.stdout.split("stoic> ", 1)[1].strip()
+    assert "stoic-q8_0.gguf: " in printed and ", OK (" in printed
+    assert "ollama create stoic -f Modelfile" in printed and "vllm serve" in printed
+    monkeypatch.setattr("sys.stdin", io.StringIO("My train is late.\n\n"))  # one message, then an empty line
+    code, talk, err = cli("chat", out / "stoic-q8_0.gguf")
+    assert code == 0, err[-2000:]
+    reply = talk.split("stoic> ", 1)[1].strip()
     assert reply and "<|im_end|>" not in reply
-    bad = subprocess.run(["stoic-workshop", "export", str(tmp_path / "missing")], capture_output=True, text=True)
-    assert bad.returncode == 1 and "train first" in bad.stderr
+    code, _, err = cli("export", tmp_path / "missing")
+    assert code == 1 and "train first" in err
 
 
 def _tiny_gemma_export(tiny_gemma3, gemma_tok, tmp_path) -> Path:

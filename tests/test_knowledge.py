@@ -2,7 +2,6 @@
 packaged SmolLM2, and `stoic-workshop knowledge` end to end on a few facts, with its resume."""
 
 import json
-import subprocess
 
 import pytest
 
@@ -122,11 +121,11 @@ def test_exercise_check_refuses_set_phrasings_and_unheld_answers(smol, capsys):
     assert "Well done" in printed and "closed book" in printed and "with retrieval" in printed
 
 
-def test_knowledge_command_writes_table_adapters_chart_and_resumes(tmp_path):
+def test_knowledge_command_writes_table_adapters_chart_and_resumes(tmp_path, cli):
     out = tmp_path / "k"
-    command = ["stoic-workshop", "knowledge", "--out", str(out), "--steps", "2", "--facts", "6", "--no-energy"]
-    first = subprocess.run(command, capture_output=True, text=True)
-    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    command = ["knowledge", "--out", out, "--steps", "2", "--facts", "6", "--no-energy"]
+    code, first, err = cli(*command)
+    assert code == 0, first[-2000:] + err[-2000:]
     import pandas as pd
 
     table = pd.read_csv(out / "knowledge.csv")
@@ -146,18 +145,15 @@ def test_knowledge_command_writes_table_adapters_chart_and_resumes(tmp_path):
         config = json.loads((out / arm / "adapter" / "adapter_config.json").read_text())
         assert config["peft_type"] == "LORA" and (out / arm / "adapter" / "adapter_model.safetensors").is_file()
     assert (out / "knowledge.png").stat().st_size > 10_000
-    again = subprocess.run(command, capture_output=True, text=True)
-    assert again.returncode == 0 and again.stdout.count("measured already") == 5, again.stdout[-2000:]
-    other = subprocess.run([*command[:-3], "--facts", "5", "--no-energy", "--arms", "base"], capture_output=True,
-                           text=True)
-    assert other.returncode == 0 and "measured with other settings; measuring again" in other.stdout
+    code, again, _ = cli(*command)
+    assert code == 0 and again.count("measured already") == 5, again[-2000:]
+    code, other, _ = cli(*command[:-3], "--facts", "5", "--no-energy", "--arms", "base")
+    assert code == 0 and "measured with other settings; measuring again" in other
 
 
-def test_knowledge_command_names_bad_arguments(tmp_path):
-    bad = subprocess.run(["stoic-workshop", "knowledge", "--out", str(tmp_path / "k"), "--arms", "magic"],
-                         capture_output=True, text=True)
-    assert bad.returncode == 1 and "unknown arm(s) ['magic']" in bad.stderr
-    bad = subprocess.run(["stoic-workshop", "knowledge", "--out", str(tmp_path / "k"), "--facts", "999"],
-                         capture_output=True, text=True)
-    assert bad.returncode == 1 and "facts must be between 1 and 173" in bad.stderr
+def test_knowledge_command_names_bad_arguments(tmp_path, cli):
+    code, _, err = cli("knowledge", "--out", tmp_path / "k", "--arms", "magic")
+    assert code == 1 and "unknown arm(s) ['magic']" in err
+    code, _, err = cli("knowledge", "--out", tmp_path / "k", "--facts", "999")
+    assert code == 1 and "facts must be between 1 and 173" in err
     assert not (tmp_path / "k").exists()   # nothing written before the arguments are checked

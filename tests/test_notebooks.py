@@ -1,7 +1,9 @@
 """The course notebooks, run the way a Colab attendee runs them: each notebook alone in an empty folder, with the
 package installed from the built wheel (not the checkout), through the main job command, on the offline models,
-with the exercises' solutions filled in (`--solutions`), so every exercise check runs on its solution. The
-notebooks run in temporary folders; the executed copies (.ipynb, .html) are kept in runs/ci-notebooks/."""
+with the exercises' solutions filled in (`--solutions`), so every exercise check runs on its solution. They run at
+rehearsal size (`--rehearsal`: the same cells, a few training steps and facts, workshop.REHEARSAL); the full-size
+run is bench/course_cpu.py's, whose recorded times and results the notebooks' prose states. The notebooks run in
+temporary folders; the executed copies (.ipynb, .html) are kept in runs/ci-notebooks/."""
 
 import json
 import os
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from stoic_workshop.workshop import REHEARSAL
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "01_base_vs_instruct.ipynb"
@@ -87,6 +91,45 @@ def test_committed_notebook_exercises_have_a_level_a_stub_and_a_solution_the_run
     assert not [c for c in nb.cells if c.cell_type == "code" and "# TODO" in c.source]
 
 
+def test_the_rehearsal_sizes_are_what_the_notebooks_read_and_what_the_docs_state():
+    """Each rehearsal variable is read by a notebook's settings cell, with the workshop's size as its default; the
+    table in docs/notebooks.md gives that default and the rehearsal value (workshop.REHEARSAL) for each."""
+    import re
+
+    import stoic_workshop as sw
+
+    code = {p.stem: "\n".join(c.source for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code")
+            for p in NOTEBOOKS}
+    read = {m.group(1): (name, m.group(2)) for name, text in code.items()
+            for m in re.finditer(r'os\.environ\.get\("(STOIC_\w+)", (\d+)\)', text)}
+    assert set(read) == set(REHEARSAL)
+    assert read["STOIC_TRAIN_STEPS"] == ("02_finetune", "60") and read["STOIC_KNOWLEDGE_STEPS"][1] == "120"
+    assert read["STOIC_EVAL_PROMPTS"] == ("03_evaluation", str(len(sw.eval_prompts())))  # all of them
+    docs = (ROOT / "docs" / "notebooks.md").read_text()
+    workshop_size = {"STOIC_TRAIN_STEPS": "60", "STOIC_EVAL_PROMPTS": "16", "STOIC_KNOWLEDGE_STEPS": "120",
+                     "STOIC_KNOWLEDGE_FACTS": "all 173"}
+    for key, value in REHEARSAL.items():
+        row = next(line for line in docs.splitlines() if line.startswith(f"| `{key}` |"))
+        assert row.split(" | ")[-2:] == [workshop_size[key], f"{value} |"], row
+    from stoic_workshop.knowledge import knowledge_facts
+
+    assert len(knowledge_facts()) == 173 and read["STOIC_KNOWLEDGE_FACTS"][1] == "0"  # 0: all of them
+
+
+def test_the_times_the_notebooks_state_are_the_full_size_bench_s():
+    """Each notebook's "**Time:** about N minutes on a 2-core laptop CPU" is bench/course_cpu.py's full-size run of
+    it (bench/results/course_cpu/times.json: the notebook alone, from the installed wheel), in whole minutes."""
+    import re
+
+    record = json.loads((ROOT / "bench" / "results" / "course_cpu" / "times.json").read_text())
+    assert record["machine"]["cores"] == 2
+    for path in NOTEBOOKS:
+        head = nbformat.read(path, as_version=4).cells[0].source
+        said = re.search(r"\*\*Time:\*\* about (\d+) minutes? on a 2-core laptop CPU", head)
+        assert said, f"{path.name}: no 'about N minutes on a 2-core laptop CPU' in its header"
+        assert int(said.group(1)) == max(1, round(record["seconds"]["full"][path.stem] / 60)), path.name
+
+
 def test_the_runner_refuses_an_exercise_it_cannot_fill_in():
     from stoic_workshop.workshop import fill_in_solutions
 
@@ -116,12 +159,12 @@ def _wheel_venv() -> Path | None:
 
 
 def _run_alone(out: Path, names=(), cwd=None):
-    """`stoic-workshop workshop --alone --solutions --out OUT` from the wheel's venv (else this environment), from
-    an empty folder."""
+    """`stoic-workshop workshop --alone --solutions --rehearsal --out OUT` from the wheel's venv (else this
+    environment), from an empty folder."""
     venv = _wheel_venv()
     command = [str(venv / "bin" / "stoic-workshop")] if venv else [sys.executable, "-m", "stoic_workshop.cli"]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    run = subprocess.run([*command, "workshop", "--alone", "--solutions", "--out", str(out), *names],
+    run = subprocess.run([*command, "workshop", "--alone", "--solutions", "--rehearsal", "--out", str(out), *names],
                          capture_output=True, text=True, cwd=cwd, env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
@@ -216,6 +259,7 @@ def test_finetune_notebook_trains_plots_measures_and_saves(executed, work):
                    if "Fine-tuned for" in o.get("data", {}).get("text/plain", ""))
     assert "Energy per phase" in summary and "training:" in summary
     record = json.loads((work / "02_finetune" / "adapters" / "stoic" / "training.json").read_text())
+    assert record["steps"] == int(REHEARSAL["STOIC_TRAIN_STEPS"])  # the rehearsal size reached the notebook
     first, last = record["losses"][0][1], record["losses"][-1][1]
     assert last < first  # it learned: the run's own loss record, not a printed claim
     figures = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
@@ -272,7 +316,8 @@ def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(execute
     assert "agreement (stoic ranked above non-stoic, 0.5 = chance)" in printed
     folder = work / "03_evaluation" / "eval"
     table = pd.read_csv(folder / "answers.csv", keep_default_na=False)
-    assert len(table) == 16 and (table["before"] != "").all() and (table["fine-tuned"] != "").all()
+    assert len(table) == int(REHEARSAL["STOIC_EVAL_PROMPTS"])  # the rehearsal size reached the notebook
+    assert (table["before"] != "").all() and (table["fine-tuned"] != "").all()
     assert (table["before"] != table["fine-tuned"]).mean() > 0.5  # the adapters changed the answers
     assert not table["fine-tuned"].str.contains("<|im_end|>", regex=False).any()
     # The verdict file keeps every pair ever judged (a rerun after retraining appends); this run's 16 are in it.
@@ -358,11 +403,12 @@ def test_knowledge_notebook_measures_five_arms_and_reads_their_answers(executed,
     folder = work / "05_knowledge" / "knowledge"
     table = pd.read_csv(folder / "knowledge.csv")
     assert list(table.arm) == ["guess", "base", "sft-one", "sft-many", "rag", "sft-rag"]
-    assert (table.questions == 173).all() and (table["unknown questions"] == 12).all()
+    facts, steps = int(REHEARSAL["STOIC_KNOWLEDGE_FACTS"]), int(REHEARSAL["STOIC_KNOWLEDGE_STEPS"])
+    assert (table.questions == facts).all() and (table["unknown questions"] == 12).all()
     for arm in ("sft-one", "sft-many", "sft-rag"):
         assert (folder / arm / "adapter" / "adapter_config.json").is_file()
         record = json.loads((folder / arm / "adapter" / "training.json").read_text())
-        assert record["steps"] == 120                       # the notebook's STEPS, the same for every SFT arm
+        assert record["steps"] == steps                     # the notebook's STEPS, the same for every SFT arm
     shown = [t for t in _tables(nb) if t and t[0][:2] == ["", "arm"]]
     assert shown and [row[1] for row in shown[0][1:]] == list(table.arm)
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))

@@ -1,57 +1,56 @@
-"""The main job, `stoic-workshop run`, end to end on the offline model, and its resume."""
+"""The main job, `stoic-workshop run`, end to end on the offline model, and its resume (in-process: see conftest)."""
 
 import json
-import subprocess
+import shutil
 
 import pandas as pd
 
 from stoic_workshop.files import RunFolder
 
 
-def test_run_writes_every_output_into_one_folder_and_a_second_run_resumes(tmp_path):
-    out = tmp_path / "run"
-    command = ["stoic-workshop", "run", "--out", str(out), "--steps", "3", "--prompts", "2"]
-    first = subprocess.run(command, capture_output=True, text=True)
-    assert first.returncode == 0, first.stderr[-3000:]
-    run = RunFolder(out)  # the one place the layout is named: every file of it is there
+def test_run_writes_every_output_into_one_folder_and_a_second_run_resumes(finished_run, cli, tmp_path):
+    made, printed = finished_run  # `run --steps 2 --prompts 2`, energy measured
+    run = RunFolder(made)  # the one place the layout is named: every file of it is there
     for path in [run.data, run.adapter / "adapter_config.json", run.adapter / "adapter_model.safetensors",
                  run.training, run.loss_plot, *run.evaluation, run.emissions, run.merged / "config.json",
                  run.gguf("q8_0"), run.modelfile, run.checks, run.report, run.record, run.made_from]:
         assert path.is_file(), path
-    assert len((out / "data.jsonl").read_text().splitlines()) >= 60
-    answers = pd.read_csv(out / "answers.csv", keep_default_na=False)
+    assert len((made / "data.jsonl").read_text().splitlines()) >= 60
+    answers = pd.read_csv(made / "answers.csv", keep_default_na=False)
     assert len(answers) == 2 and (answers["before"] != "").all() and (answers["fine-tuned"] != "").all()
-    checks = pd.read_csv(out / "checks.csv")
+    checks = pd.read_csv(made / "checks.csv")
     assert checks["ok"].all() and (checks["stopped by"] == "stop").all()
-    phases = set(pd.read_csv(out / "emissions.csv")["project_name"])
+    phases = set(pd.read_csv(made / "emissions.csv")["project_name"])
     assert {"training", "answers", "evaluation"} <= phases
     from huggingface_hub import ModelCard
 
     card = ModelCard.load(run.adapter / "README.md")  # the whole label travels with the adapters
     assert card.data.base_model == "smollm2-135m-instruct" and card.data.co2_eq_emissions["emissions"] > 0
     assert "from 4 answers" in card.text  # 2 prompts, answered before and after
-    html = (out / "report.html").read_text()
+    html = (made / "report.html").read_text()
     assert "stoic-q8_0.gguf" in html and "Steps of this run" in html and "data:image/png;base64," in html
     assert "energy label" in html and "per 1,000 answers" in html and "from 4 answers" in html
-    assert "[train] done" in first.stdout and "Report:" in first.stdout
+    assert "[train] done" in printed and "Report:" in printed
 
-    second = subprocess.run(command, capture_output=True, text=True)
-    assert second.returncode == 0, second.stderr[-3000:]
+    out = tmp_path / "run"  # the same command again, on a copy: everything is found, nothing is made again
+    shutil.copytree(made, out)
+    code, second, err = cli("run", "--out", out, "--steps", "2", "--prompts", "2")
+    assert code == 0, err[-3000:]
     for label in ("data", "train", "merge", "gguf q8_0"):
-        assert f"[{label}] already there" in second.stdout
-    assert "generating them again" not in second.stdout  # the saved answers were made by the same model
+        assert f"[{label}] already there" in second
+    assert "generating them again" not in second  # the saved answers were made by the same model
     log = json.loads((out / "run.json").read_text())["log"]
     assert [row["step"] for row in log] == ["data", "train", "evaluate", "merge", "gguf q8_0"]
 
     # the evaluation alone, on the adapters the run trained
-    alone = subprocess.run(["stoic-workshop", "eval", str(out / "adapter"), "--out", str(tmp_path / "eval"),
-                            "--prompts", "1", "--no-energy"], capture_output=True, text=True)
-    assert alone.returncode == 0, alone.stderr[-3000:]
-    assert (tmp_path / "eval" / "report.html").is_file() and "Stoic score" in alone.stdout
+    code, alone, err = cli("eval", out / "adapter", "--out", tmp_path / "eval", "--prompts", "1", "--no-energy")
+    assert code == 0, err[-3000:]
+    assert (tmp_path / "eval" / "report.html").is_file() and "Stoic score" in alone
 
 
-def test_every_subcommand_has_help():
+def test_every_subcommand_has_help(cli):
     import argparse
+    import subprocess
 
     from stoic_workshop.cli import build_parser
 
@@ -59,8 +58,11 @@ def test_every_subcommand_has_help():
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert {"workshop", "train", "run", "export", "eval", "knowledge", "slides", "chat"} <= set(commands)
     for command in commands:
-        done = subprocess.run(["stoic-workshop", command, "--help"], capture_output=True, text=True)
-        assert done.returncode == 0 and "usage: stoic-workshop " + command in done.stdout, command
+        code, printed, _ = cli(command, "--help")
+        assert code == 0 and "usage: stoic-workshop " + command in printed, command
+    # and the installed console script itself, once
+    done = subprocess.run(["stoic-workshop", "run", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "usage: stoic-workshop run" in done.stdout
 
 
 def test_a_gguf_file_not_run_says_so_in_words_not_none(tmp_path):

@@ -1,6 +1,7 @@
 """`stoic-workshop run` into a folder that already holds a run: what is redone, what is skipped, what fails loudly.
 
-One tiny real run (SmolLM2, 2 training steps, 2 prompts) is made once; each test works on its own copy.
+The session's one tiny real run (conftest.finished_run: SmolLM2, 2 training steps, 2 prompts) is shared; each test
+works on its own copy. The commands run in-process (conftest.cli), except where two processes are the point.
 """
 
 import hashlib
@@ -11,7 +12,6 @@ import pandas as pd
 import pytest
 
 import stoic_workshop.export as export
-from stoic_workshop import cli
 from stoic_workshop.pipeline import run
 
 TINY = ["--prompts", "2", "--no-energy"]
@@ -21,61 +21,48 @@ def _sha(path):
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """A complete `run --steps 2 --prompts 2` folder; copy it before changing it."""
-    out = tmp_path_factory.mktemp("finished") / "run"
-    done = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "2", *TINY],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
-
-
 def test_a_rerun_with_more_steps_exports_the_new_adapter_and_a_rerun_without_changes_skips_everything(
-        finished_run, tmp_path):
+        finished_run, cli, tmp_path):
     out = tmp_path / "run"
-    shutil.copytree(finished_run, out)
+    shutil.copytree(finished_run[0], out)
     weights, gguf = out / "merged" / "model.safetensors", out / "stoic-q8_0.gguf"
     old = {"adapter": _sha(out / "adapter" / "adapter_model.safetensors"), "merged": _sha(weights),
            "gguf": _sha(gguf)}
 
-    more = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "3", *TINY],
-                          capture_output=True, text=True)
-    assert more.returncode == 0, more.stderr[-3000:]
+    code, more, err = cli("run", "--out", out, "--steps", "3", *TINY)
+    assert code == 0, err[-3000:]
     # 3 > 2 steps: a new adapter, so everything made from it is made again, and each redo says so in one line
     assert _sha(out / "adapter" / "adapter_model.safetensors") != old["adapter"]
     assert _sha(weights) != old["merged"] and _sha(gguf) != old["gguf"], "merged/ or the GGUF is the step-2 one"
     for label in ("evaluate", "merge", "gguf q8_0"):
-        assert f"[{label}] redone" in more.stdout, label
-    assert "generating them again" in more.stdout  # the fine-tuned answers are the new adapter's
+        assert f"[{label}] redone" in more, label
+    assert "generating them again" in more  # the fine-tuned answers are the new adapter's
 
     new = {"answers": _sha(out / "answers.csv"), "merged": _sha(weights), "gguf": _sha(gguf)}
-    same = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "3", *TINY],
-                          capture_output=True, text=True)
-    assert same.returncode == 0, same.stderr[-3000:]
+    code, same, err = cli("run", "--out", out, "--steps", "3", *TINY)
+    assert code == 0, err[-3000:]
     # nothing changed: every step is skipped, the evaluation too (it used to be redone on every run)
     for label in ("data", "train", "evaluate", "merge", "gguf q8_0"):
-        assert f"[{label}] already there" in same.stdout, label
+        assert f"[{label}] already there" in same, label
     assert new == {"answers": _sha(out / "answers.csv"), "merged": _sha(weights), "gguf": _sha(gguf)}
     assert (out / "report.html").is_file() and len(pd.read_csv(out / "scores.csv")) == 4  # 2 prompts x 2 models
 
 
 def test_run_says_a_gguf_check_failed_and_exits_non_zero_after_writing_everything(finished_run, tmp_path,
-                                                                                 monkeypatch, capsys):
+                                                                                 monkeypatch, cli):
     out = tmp_path / "run"
-    shutil.copytree(finished_run, out)
+    shutil.copytree(finished_run[0], out)
     for name in ("report.html", "run.json", "checks.csv", "Modelfile"):
         (out / name).unlink()
     real = export.verify
     # 2 tokens cannot hold a reply that ends its turn: the real check on the real file fails, "stopped by length"
     monkeypatch.setattr(export, "verify", lambda *args, **kw: real(*args, **{**kw, "max_tokens": 2}))
 
-    code = cli.main(["run", "--out", str(out), "--steps", "2", *TINY])
-    printed = capsys.readouterr()
+    code, printed, err = cli("run", "--out", out, "--steps", "2", *TINY)
     assert code == 1
-    assert "FAILED" in printed.out and "why it failed: the reply ran to 2 tokens" in printed.out
+    assert "FAILED" in printed and "why it failed: the reply ran to 2 tokens" in printed
     # one error line, the last thing said (stderr also carries progress bars and library warnings)
-    assert printed.err.strip().splitlines()[-1].startswith("error: the check of stoic-q8_0.gguf failed")
+    assert err.strip().splitlines()[-1].startswith("error: the check of stoic-q8_0.gguf failed")
     checks = pd.read_csv(out / "checks.csv")
     assert not checks["ok"].any() and (checks["stopped by"] == "length").all()
     for name in ("report.html", "run.json", "Modelfile", "stoic-q8_0.gguf", "merged/config.json", "summary.csv"):
@@ -94,25 +81,24 @@ def test_run_rejects_a_prompt_count_outside_1_to_16_before_writing_anything(tmp_
 
 @pytest.mark.parametrize("command", [["run", "--model", "no-such-model"], ["eval", "no-adapters-here"]])
 @pytest.mark.parametrize("prompts", ["0", "-1"])
-def test_cli_rejects_a_prompt_count_outside_1_to_16_with_one_error_line(tmp_path, command, prompts):
+def test_cli_rejects_a_prompt_count_outside_1_to_16_with_one_error_line(tmp_path, command, prompts, cli):
     out = tmp_path / "out"
-    done = subprocess.run(["stoic-workshop", *command, "--out", str(out), "--prompts", prompts],
-                          capture_output=True, text=True)
-    assert done.returncode != 0
-    assert done.stderr.strip().splitlines()[-1].startswith("error: prompts must be 1..16"), done.stderr[-2000:]
+    code, _, err = cli(*command, "--out", out, "--prompts", prompts)
+    assert code != 0
+    assert err.strip().splitlines()[-1].startswith("error: prompts must be 1..16"), err[-2000:]
     assert not out.exists()
 
 
-def test_run_with_zero_steps_stops_before_writing_anything(tmp_path):
+def test_run_with_zero_steps_stops_before_writing_anything(tmp_path, cli):
     out = tmp_path / "run"
-    done = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "0", *TINY],
-                          capture_output=True, text=True)
-    assert done.returncode != 0
-    assert done.stderr.strip().splitlines()[-1].startswith("error: steps must be"), done.stderr[-2000:]
+    code, _, err = cli("run", "--out", out, "--steps", "0", *TINY)
+    assert code != 0
+    assert err.strip().splitlines()[-1].startswith("error: steps must be"), err[-2000:]
     assert not out.exists()  # no data.jsonl, no emissions.csv: nothing
 
 
-def test_a_second_run_into_a_folder_in_use_says_who_holds_it_and_a_killed_runs_lock_is_taken_over(tmp_path, capsys):
+def test_a_second_run_into_a_folder_in_use_says_who_holds_it_and_a_killed_runs_lock_is_taken_over(tmp_path, capsys,
+                                                                                                cli):
     """Two runs into one folder duplicated all the work, and one crashed in merge."""
     import json
     import signal
@@ -129,10 +115,9 @@ def test_a_second_run_into_a_folder_in_use_says_who_holds_it_and_a_killed_runs_l
         time.sleep(0.05)
     try:
         assert json.loads(RunFolder(out).lock.read_text())["pid"] == first.pid
-        second = subprocess.run(["stoic-workshop", "run", "--out", str(out), "--steps", "2", *TINY],
-                                capture_output=True, text=True, timeout=300)
-        assert second.returncode == 1
-        assert second.stderr.strip().splitlines()[-1].startswith(
+        code, _, err = cli("run", "--out", out, "--steps", "2", *TINY)  # the second run: this process
+        assert code == 1
+        assert err.strip().splitlines()[-1].startswith(
             f"error: {out} is in use by another run (pid {first.pid} on ")
     finally:
         first.send_signal(signal.SIGKILL)  # as when Colab drops the runtime: its lock stays behind
@@ -145,12 +130,13 @@ def test_a_second_run_into_a_folder_in_use_says_who_holds_it_and_a_killed_runs_l
 
 
 @pytest.mark.parametrize("command", [["run", "--steps", "2", *TINY], ["export", "no-adapters-needed"]])
-def test_run_and_export_into_a_folder_they_cannot_write_say_so_before_any_work(tmp_path, capsys, command):
+def test_run_and_export_into_a_folder_they_cannot_write_say_so_before_any_work(tmp_path, cli, command):
     """A read-only --out crashed with a traceback after the work (as root, a folder under a file stands in for one
     that is read-only: both fail at the first write)."""
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     out = blocker / "run"
-    assert cli.main([command[0], *command[1:], "--out", str(out)]) == 1
-    error = capsys.readouterr().err.strip().splitlines()[-1]
+    code, _, err = cli(*command, "--out", out)
+    assert code == 1
+    error = err.strip().splitlines()[-1]
     assert error.startswith(f"error: Cannot write into {out} (") and "pass --out a folder you can write" in error
