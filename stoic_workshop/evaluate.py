@@ -29,11 +29,9 @@ import io
 import os
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from .data import eval_prompts
 from .dataset import DATA_DIR
-from .generation import generate
+from .generation import BATCH_SIZE, generate
 from .clients import LocalJudge
 from .quotes import check_quotes, highlight_quotes
 from .score import highlight, meaning_score, name_drops, stoic_matches
@@ -73,7 +71,7 @@ def _write(table, path: Path) -> None:
 
 
 def answers(model, tokenizer, prompts: list[str] | None = None, *, name: str, out=None, chat: bool = True,
-            max_new_tokens: int = 150, batch_size: int = 4, system: str | None = None, fresh: bool = False,
+            max_new_tokens: int = 150, batch_size: int = BATCH_SIZE, system: str | None = None, fresh: bool = False,
             repetition_penalty: float = 1.1, no_repeat_ngram_size: int = 4, progress: bool = True):
     """Greedy answers of one model to the evaluation prompts, as a column `name` of the answer table.
 
@@ -81,7 +79,8 @@ def answers(model, tokenizer, prompts: list[str] | None = None, *, name: str, ou
     is read first and answers already there are reused, but only if the same model made them: a fingerprint of
     the model (its name, size and active adapter weights) is kept beside the table, so answers of adapters
     trained since are made again. `fresh=True` always regenerates. The file is rewritten after every batch.
-    Greedy decoding makes the answers repeatable; generation stops at the model's end-of-turn token. Small
+    Greedy decoding makes the answers repeatable; generation stops at the model's end-of-turn token. The prompts are
+    decoded `batch_size` at a time (`generate`: left padding; all 16 held-out complaints in one batch). Small
     models decoded greedily fall into loops ("the road is the road, and the road is the road"), so a mild
     repetition penalty and a ban on repeated 4-word runs are on for every model alike; 1.0 and 0 turn them off.
     Returns the whole table: a `prompt` column and one column per model answered so far.
@@ -118,20 +117,16 @@ def answers(model, tokenizer, prompts: list[str] | None = None, *, name: str, ou
     table[name] = table[name].astype(object)
     column = table.set_index("prompt")[name]
     todo = [p for p in prompts if not isinstance(column.get(p), str) or not column.get(p)]
-    bar = tqdm(total=len(prompts), initial=len(prompts) - len(todo), desc=f"Answers: {name}", unit="prompt",
-               disable=not progress)
-    try:
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
-            replies = generate(model, tokenizer, batch, chat=chat, system=system, max_new_tokens=max_new_tokens,
-                               batch_size=batch_size, progress=False, **decoding)
-            for prompt, reply in zip(batch, replies):
-                table.loc[table["prompt"] == prompt, name] = reply
-            if out is not None:
-                _write(table, out)
-            bar.update(len(batch))
-    finally:
-        bar.close()
+    if todo and len(todo) < len(prompts) and progress:
+        print(f"Answers: {name}: {len(prompts) - len(todo)} of {len(prompts)} saved in {out}, reused.")
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start:start + batch_size]
+        replies = generate(model, tokenizer, batch, chat=chat, system=system, max_new_tokens=max_new_tokens,
+                           batch_size=batch_size, progress=progress, desc=f"Answers: {name}", **decoding)
+        for prompt, reply in zip(batch, replies):
+            table.loc[table["prompt"] == prompt, name] = reply
+        if out is not None:
+            _write(table, out)
     if out is not None and not todo:
         _write(table, out)
     return table[table["prompt"].isin(prompts)].reset_index(drop=True)
@@ -332,17 +327,42 @@ def perplexity(model, tokenizer, text: str | None = None, *, window: int = 512, 
     for start in range(0, ids.shape[1], stride):
         end = min(start + window, ids.shape[1])
         chunk = ids[:, start:end].to(device)
-        labels = chunk.clone()
-        labels[:, : max(0, previous_end - start)] = -100  # already scored in the previous window
+        skip = max(0, previous_end - start)  # already scored in the previous window: context only
         with torch.inference_mode():
-            loss = model(input_ids=chunk, labels=labels).loss
-        scored = int((labels[:, 1:] != -100).sum())
-        total += float(loss) * scored
+            nll, scored = _window_loss(model, chunk, skip)
+        total += nll
         count += scored
         previous_end = end
         if end == ids.shape[1]:
             break
     return math.exp(total / count)
+
+
+def _window_loss(model, chunk, skip: int, *, whole: bool = False) -> tuple[float, int]:
+    """Summed next-token loss of `chunk` (1 x n) over its tokens from index max(skip, 1) on, and how many.
+
+    The output layer (SmolLM2: 49,152 x 576, a fifth of the model's work per token) is applied only to the positions
+    whose next token is scored, not to the context a sliding window repeats: the same loss to float rounding, about
+    half the output layer's work. A model whose backbone or head this cannot reach (a logit soft-cap, a head bias)
+    takes the model's own loss over the whole window, as does `whole=True` (how it was done before: bench/main_job.py).
+    """
+    import torch.nn.functional as F
+
+    first = max(skip, 1)  # the first token scored: the ones before were scored in the previous window
+    scored = chunk.shape[1] - first
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    backbone = getattr(inner, getattr(inner, "base_model_prefix", ""), None)
+    head = inner.get_output_embeddings() if hasattr(inner, "get_output_embeddings") else None
+    config = getattr(inner, "config", None)
+    softcap = getattr(config.get_text_config(), "final_logit_softcapping", None) if config is not None else None
+    reachable = backbone is not None and backbone is not inner and head is not None
+    if whole or not reachable or getattr(head, "bias", None) is not None or softcap:
+        labels = chunk.clone()
+        labels[:, :skip] = -100
+        return float(model(input_ids=chunk, labels=labels).loss) * scored, scored
+    hidden = backbone(input_ids=chunk, use_cache=False).last_hidden_state[0, first - 1:-1]
+    logits = head(hidden).float()
+    return float(F.cross_entropy(logits, chunk[0, first:], reduction="sum")), scored
 
 
 def forgetting(models, tokenizer, text: str | None = None, *, window: int = 512):
