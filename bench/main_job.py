@@ -19,6 +19,8 @@ to bench/results/main_job/ (main_job.json, main_job.md).
 
     python bench/main_job.py                       # the issue's size: 60 steps, 16 complaints
     python bench/main_job.py --steps 2 --prompts 4 # a smoke test
+    python bench/main_job.py --alone RUN/adapter   # only: a batch of 16 against one prompt at a time, token by token,
+                                                   # with those adapters off and on (alone_vs_batched.txt)
 """
 
 from __future__ import annotations
@@ -125,12 +127,70 @@ def parting(model_name: str, adapter: Path, questions: list[str], old: dict, new
     return found
 
 
+def alone_vs_batched(model_name: str, adapter: Path, questions: list[str]) -> str:
+    """The answers (adapters off, then on) in one batch and one prompt at a time, compared token by token; for an
+    answer that differs, the step where greedy decoding parted and the gap between the two likeliest tokens there."""
+    import contextlib
+
+    import torch
+
+    import stoic_workshop as sw
+    from stoic_workshop.models import load_adapters
+
+    base, tok = sw.load_model(model_name, verbose=False)
+    tuned = load_adapters(base, adapter)
+    texts = [sw.render(tok, q) for q in questions]
+    settings = dict(max_new_tokens=150, do_sample=False, repetition_penalty=1.1, no_repeat_ngram_size=4,
+                    output_scores=True, return_dict_in_generate=True, pad_token_id=tok.pad_token_id)
+    stops = set(tuned.generation_config.eos_token_id)
+
+    def run(batch):
+        tok.padding_side = "left"
+        enc = tok(batch, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.inference_mode():
+            out = tuned.generate(**enc, **settings)
+        rows = []
+        for r in range(len(batch)):
+            seq = out.sequences[r, enc.input_ids.shape[1]:].tolist()
+            end = next((i for i, t in enumerate(seq) if t in stops), len(seq) - 1)
+            rows.append((seq[:end + 1], [s[r] for s in out.scores]))
+        return rows
+
+    lines = [f"A batch of {len(questions)} against one prompt at a time: {model_name}, adapters {adapter} off "
+             f"(before) and on, the held-out complaints, answers' decoding (greedy, 150 new tokens, repetition "
+             f"penalty 1.1, no repeated 4-grams); torch {torch.__version__}, {torch.get_num_threads()} threads.",
+             f"Load average at the start: {load()}"]
+    for name in ("before", "fine-tuned"):
+        with tuned.disable_adapter() if name == "before" else contextlib.nullcontext():
+            t = time.perf_counter()
+            batched = run(texts)
+            tb = time.perf_counter() - t
+            t = time.perf_counter()
+            alone = [run([x])[0] for x in texts]
+            ta = time.perf_counter() - t
+        same = [b[0] == a[0] for b, a in zip(batched, alone)]
+        lines.append(f"{name}: {sum(same)} of {len(texts)} answers the same tokens (one batch: {tb:.1f} s; one at a "
+                     f"time: {ta:.1f} s)")
+        for i in (i for i, ok in enumerate(same) if not ok):
+            (b, sb), (a, sa) = batched[i], alone[i]
+            step = next(k for k in range(min(len(a), len(b))) if a[k] != b[k])
+            lines.append(f"  complaint {i + 1} {questions[i]!r}: parted at new token {step}")
+            for label, scores in (("alone", sa), ("in the batch", sb)):
+                top = torch.topk(scores[step].float(), 2)
+                lines.append(f"    {label}: {[tok.decode(t) for t in top.indices]} scored {top.values.tolist()}, "
+                             f"{float(top.values[0] - top.values[1]):.2g} apart")
+    lines.append(f"Load average at the end: {load()}")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--prompts", type=int, default=16)
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--alone", metavar="ADAPTER", help="only compare a batch with one prompt at a time, token by "
+                    "token, with these adapters (e.g. a run's adapter folder)")
     args = ap.parse_args()
 
     import torch
@@ -138,6 +198,12 @@ def main():
     from stoic_workshop.pipeline import pick_questions
 
     questions = pick_questions(args.prompts)
+    if args.alone:
+        text = alone_vs_batched(args.model, Path(args.alone), questions)
+        print(text)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "alone_vs_batched.txt").write_text(text + "\n")
+        return
     import datasets, peft, trl  # noqa: E401, F401  warm: imports and the meaning model load outside the timings
     from stoic_workshop.score import meaning_score
 

@@ -2,9 +2,10 @@
 
 - Answers decoded together, left-padded (`generate`'s batches, `answers`' default of all 16 complaints at once), are
   the same tokens as one prompt at a time. Where they could differ: a step whose two likeliest tokens are within
-  float rounding of each other (a few millionths of a logit), since a matrix product over 16 rows rounds
-  differently from one over a single row; bench/main_job.py found one such step in 32 answers of 150 tokens and
-  prints it. The prompts here have none, and the check is exact.
+  float rounding of each other (a few millionths of a logit), since a matrix product over 16 rows can round the
+  other way than one over a single row. With the run's 2 threads, all 32 answers of a 60-step run were the same
+  tokens (bench/results/main_job/alone_vs_batched.txt); with 1 thread, one of 32 parted at such a tie
+  (bench/results/main_job/README.md). The prompts here have none, and the check is exact.
 - Perplexity with the output layer applied only where a token is scored equals the model's own loss over the
   whole window.
 """
