@@ -116,7 +116,7 @@ def main() -> None:
     if args.table:
         print(table(json.loads((out / "times.json").read_text())))
         return
-    command = str(Path(args.venv) / "bin" / "stoic-workshop") if args.venv else shutil.which("stoic-workshop")
+    command = str(Path(args.venv).resolve() / "bin" / "stoic-workshop") if args.venv else shutil.which("stoic-workshop")
     if not command or not Path(command).exists():
         raise SystemExit("no stoic-workshop command: pass --venv with the wheel installed, or install the package")
     out.mkdir(parents=True, exist_ok=True)

@@ -85,3 +85,37 @@ def test_the_readme_counts_the_notebooks_there_are():
     prose = "\n".join(p.read_text() for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))])
     said = re.findall(r"\b(two|three|four|five|six|seven) notebooks\b", prose, re.I)
     assert said and {w.lower() for w in said} == {words[count]}  # "three notebooks" stood beside a fourth
+
+
+def test_the_readme_states_the_main_job_s_measured_time():
+    """README's "60 steps, N s on 2 cores; M s for the whole command" is bench/results/main_job/run/: the training
+    step of run.json and the wall time /usr/bin/time measured for `stoic-workshop run` (time_v.txt), rounded."""
+    import json
+    import re
+
+    root = PACKAGE.parent
+    results = root / "bench" / "results" / "main_job" / "run"
+    train = next(r["seconds"] for r in json.loads((results / "run.json").read_text())["log"] if r["step"] == "train")
+    clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\d+):([\d.]+)",
+                      (results / "time_v.txt").read_text())
+    wall = int(clock.group(1)) * 60 + float(clock.group(2))  # 5:02.49 -> 302.49 s
+    readme = " ".join((root / "README.md").read_text().split())
+    assert f"(60 steps, {round(train)} s on 2 cores; {int(wall)} s for the whole command," in readme
+
+
+def test_the_performance_page_s_main_job_table_is_the_bench_s():
+    """docs/performance.md's old/new table of the main job's phases: bench/results/main_job/main_job.json, row by row
+    (seconds to 0.1, the ratio old/new to 0.01), and the same answers and losses both ways."""
+    import json
+
+    root = PACKAGE.parent
+    bench = json.loads((root / "bench" / "results" / "main_job" / "main_job.json").read_text())
+    old, new = bench["ways"]["old"], bench["ways"]["new"]
+    page = (root / "docs" / "performance.md").read_text()
+    rows = {"train (60 steps)": (old["train"]["seconds"], new["train"]["seconds"]),
+            "evaluate: answers (32)": (old["times"]["answers (32)"], new["times"]["answers (32)"]),
+            "evaluate: forgetting": (old["times"]["forgetting"], new["times"]["forgetting"]),
+            "evaluate (all)": (sum(old["times"].values()), sum(new["times"].values()))}
+    for what, (before, after) in rows.items():
+        assert f"| {what} | {before:.1f} | {after:.1f} | {before / after:.2f}x" in page, what
+    assert old["train"]["losses"] == new["train"]["losses"] and old["answers"] == new["answers"]
