@@ -87,9 +87,9 @@ def _worker(case: dict) -> dict:
     _import_framework()
     import stoic_workshop as sw
     from stoic_workshop.chat import prepare_tokenizer
-    from stoic_workshop.models import PRESETS
+    from stoic_workshop.models import PRESETS, cpu_threads
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(cpu_threads())
     _trim()
     framework = _status("VmRSS")
     if case["kind"] == "framework":

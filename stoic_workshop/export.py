@@ -198,12 +198,22 @@ def converter(cache: str | os.PathLike | None = None, *, sdist: str | os.PathLik
     Looks for the source package in `sdist`, `$STOIC_LLAMA_CPP_SDIST`, then the cache, and downloads it with
     pip only if none is found (76 MB, once: `stoic-workshop prepare` does it ahead of a workshop).
     """
+    from filelock import FileLock
+
     from .models import cache_dir, writable_cache
 
     folder = cache_dir(cache) / f"llama.cpp-converter-{LLAMA_CPP_PYTHON}"
     if (folder / "convert_hf_to_gguf.py").is_file():
         return folder
     root = writable_cache(cache)
+    with FileLock(str(root / f"{folder.name}.lock")):  # two processes at once (tests, notebooks): one fetches
+        if (folder / "convert_hf_to_gguf.py").is_file():
+            return folder
+        return _unpack_converter(root, folder, sdist)
+
+
+def _unpack_converter(root: Path, folder: Path, sdist) -> Path:
+    """Find (or fetch) the source package and unpack the converter's files into `folder`, whole or not at all."""
     name = f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"
     sdist = Path(sdist or os.environ.get("STOIC_LLAMA_CPP_SDIST") or root / "downloads" / name)
     if not sdist.is_file():
@@ -294,7 +304,9 @@ def _quantize(llama_cpp, source: Path, out: Path) -> None:
 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M
-    params.nthread = os.cpu_count() or 1
+    from .models import cpu_threads
+
+    params.nthread = cpu_threads()
     part = out.with_name(out.name + ".part")
     code = llama_cpp.llama_model_quantize(str(source).encode(), str(part).encode(), ctypes.byref(params))
     if code != 0:
@@ -378,7 +390,9 @@ def verify(gguf: str | os.PathLike, prompt: str, *, merged: str | os.PathLike | 
         import llama_cpp  # noqa: F401
     except ImportError:
         return _verify_with_transformers(gguf, prompt, merged, compare_tokens, max_tokens, start)
-    llm = load_gguf(gguf, n_ctx=1024, n_threads=os.cpu_count(), seed=0)
+    from .models import cpu_threads
+
+    llm = load_gguf(gguf, n_ctx=1024, n_threads=cpu_threads(), seed=0)
     try:
         answer = llm.create_chat_completion(messages=[{"role": "user", "content": prompt}], temperature=0.0,
                                             max_tokens=max_tokens, repeat_penalty=1.1)

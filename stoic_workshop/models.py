@@ -37,8 +37,8 @@ from .chat import prepare_tokenizer
 
 __all__ = ["Preset", "PRESETS", "Hardware", "hardware", "load_model", "pick_models", "cache_dir",
            "model_folder", "check_tokenizer", "TokenizerMismatch", "load_adapters", "t4_mode", "compute_dtype",
-           "fp16_safe", "T4_ENV", "FP16_MAX", "dequantize_gguf", "PROJECTIONS", "get_preset", "resolve_model",
-           "read_model_type", "gguf_file", "adapter_misfit"]
+           "fp16_safe", "cpu_threads", "T4_ENV", "FP16_MAX", "dequantize_gguf", "PROJECTIONS", "get_preset",
+           "resolve_model", "read_model_type", "gguf_file", "adapter_misfit"]
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,23 @@ def _native_bf16(torch) -> bool:
         return torch.cuda.is_bf16_supported(including_emulation=False)
     except TypeError:  # torch < 2.3 has no including_emulation, and counted no emulation
         return torch.cuda.get_device_capability(0)[0] >= 8
+
+
+def cpu_threads() -> int:
+    """How many CPU threads training, evaluation and llama.cpp use: $OMP_NUM_THREADS where it is set (the usual way
+    to share a machine: two jobs at once, a test run spread over several processes), else every core this process
+    may run on. Running more threads than cores makes every one of them wait: on 2 cores, two jobs of 2 threads
+    each take several times as long as one after the other."""
+    try:
+        wanted = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        wanted = 0
+    if wanted > 0:
+        return wanted
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def hardware() -> Hardware:

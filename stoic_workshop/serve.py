@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import PRESETS, gguf_file, cache_dir
+from .models import PRESETS, cache_dir, cpu_threads, gguf_file
 
 __all__ = ["llama_server", "Server", "ServerError", "load_gguf"]
 
@@ -162,8 +162,11 @@ def free_port() -> int:
 
 
 def _threads() -> int:
-    """llama-cpp-python's own default, half the logical CPUs: llama.cpp threads spin while they wait, so
-    running more of them than there are physical cores (or than other work leaves free) slows every token."""
+    """$OMP_NUM_THREADS where it is set (models.cpu_threads), else llama-cpp-python's own default, half the logical
+    CPUs: llama.cpp threads spin while they wait, so running more of them than there are physical cores (or than
+    other work leaves free) slows every token."""
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
+        return cpu_threads()
     return max(1, (os.cpu_count() or 2) // 2)
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .align import IGNORE, check_dataset, encode
-from .models import PROJECTIONS
+from .models import PROJECTIONS, cpu_threads
 
 __all__ = ["finetune", "TrainResult", "TrainingDiverged", "NotOurs", "PROJECTIONS", "LEARNING_RATE",
            "last_checkpoint", "memory_in_use", "learning_rate_for", "ensure_adapters", "diverged_message"]
@@ -581,13 +581,13 @@ def _prepare(model, route: str, settings: dict):
     elif route == "cpu-qlora":
         # No prepare_model_for_kbit_training: what it adds (upcasting 16-bit weights, gradient checkpointing) buys
         # nothing on a CPU whose weights are already fp32 and whose memory is not the limit for these models.
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(cpu_threads())
         precision = f"4-bit NF4 frozen base, fp32 compute and adapters, {torch.get_num_threads()} threads"
     else:
         want = settings["cpu_dtype"]
         bf16 = want == "bfloat16" or (want == "auto" and cpu_has_bf16_matmul())
         model.to(torch.bfloat16 if bf16 else torch.float32)
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(cpu_threads())
         precision = f"{'bf16' if bf16 else 'fp32'} frozen base, fp32 adapters, {torch.get_num_threads()} threads"
     torch.manual_seed(settings["seed"])
     wrapped = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **lora))

@@ -1,11 +1,21 @@
-"""Shared fixtures: the real packaged models, converted once into the user's cache and reused; and the test tiers."""
+"""Shared fixtures: the real packaged models, converted once into the user's cache and reused; and the test tiers.
 
-from pathlib import Path
+Spread over several processes (`pytest -n 2`, pytest-xdist, as .ci/run does), each process uses its share of the
+cores ($OMP_NUM_THREADS, set here before torch starts; the package reads it too, models.cpu_threads), and the tests
+that share a costly module or session fixture run on one process (`--dist loadgroup`), so that it is built once."""
 
-import pytest
+import os
 
-import stoic_workshop as sw
-from stoic_workshop.chat import prepare_tokenizer
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # set by pytest-xdist in each of its processes
+    os.environ.setdefault("OMP_NUM_THREADS",
+                          str(max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+import stoic_workshop as sw  # noqa: E402
+from stoic_workshop.chat import prepare_tokenizer  # noqa: E402
 
 # Tier 3 ("slow"): every test of these files trains a model, runs a notebook or a whole command, exports or serves
 # a model (measured: each takes from 10 s to many minutes on 2 cores). The notebook tests that use the executed
@@ -17,6 +27,16 @@ NOTEBOOK_FILES = {"test_notebooks.py", "test_course.py"}
 SLOW_FIXTURES = {"executed", "finished_run"}  # the notebooks run by the main job; one tiny `run`, once per session
 
 
+# Module and session fixtures cheap enough to build again in each process; every other one defined in a test file
+# (a trained adapter, a server, a DDP launch) puts the tests that use it in one group, run by one process.
+CHEAP_SHARED = {"smol", "gemma_tok", "random_adapters", "pairs", "meanings"}
+# Spread over processes, the longest groups start first (measured in CI, .ci/run prints the slowest tests), so that
+# the processes end together instead of one starting a notebook when the others are done.
+LONGEST_FIRST = ("03_evaluation", "05_knowledge", "finished_run", "02_finetune", "04_deploy", "test_export.py",
+                 "01_base_vs_instruct", "test_teacher.py", "test_judge.py")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (it does in its own hook)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         name = Path(str(item.fspath)).name
@@ -24,22 +44,57 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
         elif name in NOTEBOOK_FILES:
             item.add_marker(pytest.mark.notebooks)
+        if item.get_closest_marker("xdist_group") is None:
+            group = _shared_group(item, name)
+            if group:
+                item.add_marker(pytest.mark.xdist_group(group))
+
+    def start(item):
+        group = item.get_closest_marker("xdist_group")
+        name = group and (group.args[0] if group.args else group.kwargs.get("name"))
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=start)  # stable: within a group, and for the rest, the files' own order
+
+
+def _shared_group(item, file: str) -> str | None:
+    """The group of a test that uses a costly shared fixture: "finished_run", else its file's name."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    if "finished_run" in info.name2fixturedefs:
+        return "finished_run"
+    for name, defs in info.name2fixturedefs.items():  # pytest's own (tmp_path_factory...) are defined elsewhere
+        if name not in CHEAP_SHARED and defs[-1].scope in ("module", "session") and \
+                getattr(defs[-1].func, "__module__", "").startswith("test_"):
+            return file
+    return None
 
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory):
-    """One finished tiny main job, shared by the tests that read a run folder: `stoic-workshop run --steps 2
-    --prompts 2` on the offline model, with energy measured, called in-process. -> (folder, what it printed).
-    Tests that change the folder work on a copy (shutil.copytree)."""
+    """One finished tiny main job, shared by the tests that read a run folder: `stoic-workshop run --out run
+    --steps 2 --prompts 2` on the offline model, with energy measured, from an empty folder. Where CI has installed
+    the built wheel ($STOIC_WHEEL_VENV), it is that wheel's command, as an attendee runs it; else it is called in
+    this process. -> (folder, what it printed). Tests that change the folder work on a copy (shutil.copytree)."""
     import contextlib
     import io
+    import subprocess
 
     from stoic_workshop.cli import main
 
-    out = tmp_path_factory.mktemp("finished") / "run"
+    empty = tmp_path_factory.mktemp("finished")
+    out, argv = empty / "run", ["run", "--out", "run", "--steps", "2", "--prompts", "2"]
+    venv = os.environ.get("STOIC_WHEEL_VENV")
+    if venv:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        done = subprocess.run([str(Path(venv) / "bin" / "stoic-workshop"), *argv], capture_output=True, text=True,
+                              cwd=empty, env=env, timeout=1800)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return out, done.stdout
     printed, errors = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
-        code = main(["run", "--out", str(out), "--steps", "2", "--prompts", "2"])
+        code = main([*argv[:2], str(out), *argv[3:]])
     assert code == 0, errors.getvalue()[-3000:]
     return out, printed.getvalue()
 

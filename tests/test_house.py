@@ -69,10 +69,11 @@ def test_ci_runs_the_readme_test_tiers_in_order():
     root = PACKAGE.parent
     readme = (root / "README.md").read_text()
     command = next(line for line in readme.splitlines() if line.startswith("pip install -r requirements-dev.txt"))
-    tiers = [t.strip('"') for t in re.findall(r'python -m pytest -m ("[^"]+"|\S+)', command)]
-    assert tiers == ["not slow and not notebooks", "notebooks and not slow", "slow"]
+    tiers = [(t.strip('"'), n) for n, t in re.findall(r'python -m pytest (-n auto )?-m ("[^"]+"|\S+)', command)]
+    assert tiers == [("not slow and not notebooks", "-n auto "), ("notebooks and not slow", ""), ("slow", "-n auto ")]
     ci = (root / ".ci" / "run").read_text()
-    assert re.findall(r'^tier \d "([^"]+)"$', ci, flags=re.M) == tiers and "ruff check ." in command
+    ran = [(t, f"{n} " if n else "") for t, n in re.findall(r'^tier \d "([^"]+)" ?(-n auto)?$', ci, flags=re.M)]
+    assert ran == tiers and "ruff check ." in command
 
 
 def test_the_readme_counts_the_notebooks_there_are():

@@ -1,7 +1,6 @@
 """Knowledge specialism: the facts and their question sets, grading, retrieval with the packaged MiniLM, asking the
-packaged SmolLM2, and `stoic-workshop knowledge` end to end on a few facts, with its resume."""
-
-import json
+packaged SmolLM2, and what `stoic-workshop knowledge` refuses. The command end to end, and its resume, run on
+notebook 5's own folder (tests/test_notebooks.py): one experiment, measured once."""
 
 import pytest
 
@@ -119,36 +118,6 @@ def test_exercise_check_refuses_set_phrasings_and_unheld_answers(smol, capsys):
     sw.check_my_knowledge_question("Which island did Seneca live on in exile?", "Corsica", facts, model, tok)
     printed = capsys.readouterr().out
     assert "Well done" in printed and "closed book" in printed and "with retrieval" in printed
-
-
-def test_knowledge_command_writes_table_adapters_chart_and_resumes(tmp_path, cli):
-    out = tmp_path / "k"
-    command = ["knowledge", "--out", out, "--steps", "2", "--facts", "6", "--no-energy"]
-    code, first, err = cli(*command)
-    assert code == 0, first[-2000:] + err[-2000:]
-    import pandas as pd
-
-    table = pd.read_csv(out / "knowledge.csv")
-    assert list(table.arm) == ["guess", *K.ARMS]
-    for column in ("accuracy", "accuracy low", "accuracy high", "abstention", "perplexity change %", "kWh",
-                   "seconds"):
-        assert column in table.columns
-    assert (table["accuracy low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["accuracy high"]).all()
-    assert table.loc[table.arm == "base", "perplexity change %"].iloc[0] == 0
-    assert table.loc[table.arm == "rag", "perplexity change %"].iloc[0] == 0     # same weights as the base
-    answers = pd.read_csv(out / "answers.csv")
-    unknown = len(K.unknown_questions())
-    assert len(answers) == 5 * (6 + unknown + 2) + 6 + unknown    # 2: the trained phrasing of every third fact
-    assert set(answers[answers.kind == "trained"].arm) == set(K.ARMS)
-    assert answers[answers.arm == "rag"].retrieved.dropna().all()
-    for arm in ("sft-one", "sft-many", "sft-rag"):
-        config = json.loads((out / arm / "adapter" / "adapter_config.json").read_text())
-        assert config["peft_type"] == "LORA" and (out / arm / "adapter" / "adapter_model.safetensors").is_file()
-    assert (out / "knowledge.png").stat().st_size > 10_000
-    code, again, _ = cli(*command)
-    assert code == 0 and again.count("measured already") == 5, again[-2000:]
-    code, other, _ = cli(*command[:-3], "--facts", "5", "--no-energy", "--arms", "base")
-    assert code == 0 and "measured with other settings; measuring again" in other
 
 
 def test_knowledge_command_names_bad_arguments(tmp_path, cli):

@@ -195,55 +195,75 @@ def _keep(work: Path, into: str, names) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
+def _alone(stem: str):
+    """The marks of a test that reads notebook `stem`'s run: spread over several processes (pytest -n, as CI does),
+    each notebook runs once, on one process, with every test that reads it."""
+    return pytest.mark.xdist_group(stem)
+
+
+def _each(stems=None):
+    """Parameters for a test run once per notebook (or per notebook in `stems`), each in that notebook's group."""
+    return [pytest.param(p.stem, id=p.name, marks=_alone(p.stem)) for p in NOTEBOOKS if not stems or p.stem in stems]
+
+
+@pytest.fixture(scope="session")
 def work(tmp_path_factory) -> Path:
     """The first run's working folder: <work>/<notebook name>/ holds what each notebook wrote."""
     return tmp_path_factory.mktemp("first-run")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def executed(work, tmp_path_factory):
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    _run_alone(work, cwd=tmp_path_factory.mktemp("empty"))
-    return _keep(work, "first-run", [p.name for p in NOTEBOOKS])
+    """`executed("03_evaluation")` -> that notebook's executed copy: run alone in <work>/03_evaluation/ from an
+    empty folder, once in this session, the first time a test asks for it."""
+    done: dict[str, Path] = {}
+
+    def run(stem: str):
+        if stem not in done:
+            for suffix in (".ipynb", ".html"):  # an earlier session's copy must not pass for this one's
+                (ARTIFACTS / "first-run" / f"{stem}{suffix}").unlink(missing_ok=True)
+            _run_alone(work, [f"{stem}.ipynb"], cwd=tmp_path_factory.mktemp("empty"))
+            done[stem] = _keep(work, "first-run", [f"{stem}.ipynb"]) / f"{stem}.ipynb"
+        return nbformat.read(done[stem], as_version=4)
+
+    return run
 
 
-def test_notebooks_ran_alone_on_the_installed_package(executed, work):
+@pytest.mark.parametrize("stem", _each())
+def test_notebooks_ran_alone_on_the_installed_package(executed, work, stem):
     """Each notebook found only itself in its folder, and its kernel imported the installed package."""
-    for path in NOTEBOOKS:
-        printed = _printed(nbformat.read(executed / path.name, as_version=4))
-        assert "stoic-workshop 0.1.0 is already installed: nothing to do." in printed  # the install cell, run again
-    for name in ("03_evaluation", "04_deploy"):  # no notebook 2 beside them: they trained their own adapters
-        printed = _printed(nbformat.read(executed / f"{name}.ipynb", as_version=4))
+    printed = _printed(executed(stem))
+    assert "stoic-workshop 0.1.0 is already installed: nothing to do." in printed  # the install cell, run again
+    if stem in ("03_evaluation", "04_deploy"):  # no notebook 2 beside them: they trained their own adapters
         assert "No adapters in adapters/stoic yet" in printed and "Saved the adapters in adapters/stoic" in printed
     venv = _wheel_venv()
     if venv:  # the kernel is this venv's python started in the notebook's folder: what does it import there?
         where = subprocess.run([str(venv / "bin" / "python"), "-c", "import stoic_workshop as s; print(s.__file__)"],
-                               capture_output=True, text=True, cwd=work / "01_base_vs_instruct",
-                               env={"PATH": "/usr/bin:/bin"})
+                               capture_output=True, text=True, cwd=work / stem, env={"PATH": "/usr/bin:/bin"})
         assert where.returncode == 0, where.stderr
         assert Path(where.stdout.strip()).is_relative_to(venv) and "site-packages" in where.stdout
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_main_job_writes_every_executed_notebook_without_errors(executed, path):
+@pytest.mark.parametrize("stem", _each())
+def test_main_job_writes_every_executed_notebook_without_errors(executed, stem):
     from stoic_workshop.workshop import FILLED, exercises
 
-    nb = nbformat.read(executed / path.name, as_version=4)
+    nb = executed(stem)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == []
     assert all(nb.cells[e.stubs[0]].source.startswith(FILLED) for e in exercises(nb))  # run on the solutions
     assert "not done yet" not in _printed(nb).lower()
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
-    assert (executed / path.with_suffix(".html").name).stat().st_size > 10_000
+    assert (ARTIFACTS / "first-run" / f"{stem}.html").stat().st_size > 10_000
 
 
 def _printed(nb) -> str:
     return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
 
 
+@_alone("02_finetune")
 def test_data_notebook_checks_shows_and_plots(executed):
-    nb = nbformat.read(executed / "02_finetune.ipynb", as_version=4)
+    nb = executed("02_finetune")
     printed = _printed(nb)
     assert "row 0: messages[0].role: expected one of system, user, assistant, got 'human'" in printed
     assert "✅ Well done: 2 pairs" in printed  # the exercise's check cell passed
@@ -255,10 +275,9 @@ def test_data_notebook_checks_shows_and_plots(executed):
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
+@_alone("02_finetune")
 def test_finetune_notebook_trains_plots_measures_and_saves(executed, work):
-    import json
-
-    nb = nbformat.read(executed / "02_finetune.ipynb", as_version=4)
+    nb = executed("02_finetune")
     printed = _printed(nb)
     assert "Route: cpu-lora" in printed and "LoRA r=16 on q_proj, k_proj, v_proj, o_proj" in printed
     assert "Well done. Trainable share: 3.50%" in printed  # the LoRA exercise's check passed
@@ -274,8 +293,9 @@ def test_finetune_notebook_trains_plots_measures_and_saves(executed, work):
     assert len(figures) >= 3  # token lengths, loss curve, energy
 
 
+@_alone(NOTEBOOK.stem)
 def test_both_models_answer_every_prompt_side_by_side(executed):
-    nb = nbformat.read(executed / NOTEBOOK.name, as_version=4)
+    nb = executed(NOTEBOOK.stem)
     table, mine = list(_tables(nb))  # the six prompts, then the learner's own prompt
     header, *rows = table
     assert header == ["Prompt", "Base: gemma-3-270m", "Instruct: smollm2-135m-instruct"]
@@ -307,12 +327,11 @@ def test_a_failing_cell_keeps_the_executed_copy(tmp_path):
     assert kept.cells[2].outputs == []
 
 
+@_alone("03_evaluation")
 def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(executed, work):
-    import json
-
     import pandas as pd
 
-    nb = nbformat.read(executed / "03_evaluation.ipynb", as_version=4)
+    nb = executed("03_evaluation")
     printed = _printed(nb)
     # The offline default judge: llama.cpp's server where its bindings are installed (requirements-dev.txt), else the
     # model itself through transformers, as for an attendee (the `offline` and `colab` profiles have no llama.cpp).
@@ -357,8 +376,9 @@ def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(execute
     assert len(frontier) - 1 == int(sw.course_sweep()["on_frontier"].sum())
 
 
+@_alone("04_deploy")
 def test_deploy_notebook_merges_exports_runs_and_writes_a_modelfile(executed, work):
-    nb = nbformat.read(executed / "04_deploy.ipynb", as_version=4)
+    nb = executed("04_deploy")
     printed = _printed(nb)
     folder = work / "04_deploy" / "deploy"
     gguf = folder / "stoic-q8_0.gguf"
@@ -379,32 +399,37 @@ def test_deploy_notebook_merges_exports_runs_and_writes_a_modelfile(executed, wo
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
-def test_running_the_course_again_continues_from_what_is_on_disk(executed, work, tmp_path):
-    """A learner runs notebooks 2-4 a second time (or after a restart): they work, and nothing is redone that a
-    first run already finished: answers and verdicts are reused, not generated or judged again. The second run
-    works on a copy of the first run's folders, so the first run's stay as the other tests read them."""
-    names = ["02_finetune.ipynb", "03_evaluation.ipynb", "04_deploy.ipynb"]
+@pytest.mark.parametrize("stem", _each({"03_evaluation", "04_deploy"}))
+def test_running_a_notebook_again_continues_from_what_is_on_disk(executed, work, tmp_path, stem):
+    """A learner runs notebooks 3 and 4 a second time (or after a restart): they work, and nothing is redone that a
+    first run already finished: they use the adapters they trained, and notebook 3 reuses its answers and verdicts,
+    neither generated nor judged again. The second run works on a copy of the first run's folder, so the first
+    run's stays as the other tests read it. (Notebook 2 run again trains again from step 0, as it says:
+    test_train.py shows that on a tiny model, without a second 8-step training here.)"""
+    executed(stem)
     second = tmp_path / "second-run"
-    for name in names:
-        shutil.copytree(work / Path(name).stem, second / Path(name).stem, symlinks=True)
-    folder = second / "03_evaluation" / "eval"
-    answers = (folder / "answers.csv").read_text()
+    shutil.copytree(work / stem, second / stem, symlinks=True)
+    folder = second / stem / "eval"
+    answers = (folder / "answers.csv").read_text() if stem == "03_evaluation" else None
     verdicts = {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.jsonl")}
     empty = tmp_path / "empty"
     empty.mkdir()
-    _run_alone(second, names, cwd=empty)  # fails, naming the cell, if any cell fails
-    again = _keep(second, "second-run", names)
-    nb = nbformat.read(again / "03_evaluation.ipynb", as_version=4)
-    assert "Adapters found in adapters/stoic: using them." in _printed(nb)  # not trained a second time
-    assert "generating them again" not in _printed(nb)
-    assert (folder / "answers.csv").read_text() == answers
-    assert {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.jsonl")} == verdicts
+    _run_alone(second, [f"{stem}.ipynb"], cwd=empty)  # fails, naming the cell, if any cell fails
+    printed = _printed(nbformat.read(_keep(second, "second-run", [f"{stem}.ipynb"]) / f"{stem}.ipynb", as_version=4))
+    assert "Adapters found in adapters/stoic: using them." in printed  # not trained a second time
+    if stem == "03_evaluation":
+        assert "generating them again" not in printed
+        assert (folder / "answers.csv").read_text() == answers
+        assert {f.name: len(f.read_text().splitlines()) for f in folder.glob("*.jsonl")} == verdicts
 
 
+@_alone("05_knowledge")
 def test_knowledge_notebook_measures_five_arms_and_reads_their_answers(executed, work):
     import pandas as pd
 
-    nb = nbformat.read(executed / "05_knowledge.ipynb", as_version=4)
+    from stoic_workshop import knowledge as K
+
+    nb = executed("05_knowledge")
     printed = _printed(nb)
     assert "173 facts. One of them:" in printed and "Which student recorded the Discourses" in printed
     assert "✅ Well done: a new question" in printed  # the exercise's check
@@ -420,3 +445,38 @@ def test_knowledge_notebook_measures_five_arms_and_reads_their_answers(executed,
     shown = [t for t in _tables(nb) if t and t[0][:2] == ["", "arm"]]
     assert shown and [row[1] for row in shown[0][1:]] == list(table.arm)
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    for column in ("accuracy", "accuracy low", "accuracy high", "abstention", "perplexity change %", "kWh",
+                   "seconds"):
+        assert column in table.columns
+    assert (table["accuracy low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["accuracy high"]).all()
+    assert table.loc[table.arm == "base", "perplexity change %"].iloc[0] == 0
+    assert table.loc[table.arm == "rag", "perplexity change %"].iloc[0] == 0     # same weights as the base
+    answers = pd.read_csv(folder / "answers.csv")
+    unknown, seen = len(K.unknown_questions()), len(range(0, facts, K.SEEN_EVERY))  # the trained phrasing of some
+    assert len(answers) == 5 * (facts + unknown + seen) + facts + unknown          # five arms, and the guess
+    assert set(answers[answers.kind == "trained"].arm) == set(K.ARMS)
+    assert answers[answers.arm == "rag"].retrieved.dropna().all()
+    for arm in ("sft-one", "sft-many", "sft-rag"):
+        config = json.loads((folder / arm / "adapter" / "adapter_config.json").read_text())
+        assert config["peft_type"] == "LORA" and (folder / arm / "adapter" / "adapter_model.safetensors").is_file()
+    assert (folder / "knowledge.png").stat().st_size > 10_000
+
+
+@_alone("05_knowledge")
+def test_the_knowledge_command_continues_what_notebook_5_measured(executed, work, cli, tmp_path):
+    """`stoic-workshop knowledge` and notebook 5 are one experiment: given the notebook's settings, the command finds
+    the five arms measured and keeps them, and writes the same table; other settings measure an arm again."""
+    import pandas as pd
+
+    executed("05_knowledge")
+    out = tmp_path / "knowledge"
+    shutil.copytree(work / "05_knowledge" / "knowledge", out)
+    table = pd.read_csv(out / "knowledge.csv")
+    same = ["knowledge", "--out", out, "--steps", REHEARSAL["STOIC_KNOWLEDGE_STEPS"], "--k", "3",
+            "--facts", REHEARSAL["STOIC_KNOWLEDGE_FACTS"], "--no-energy"]
+    code, again, err = cli(*same)
+    assert code == 0 and again.count("measured already") == 5, again[-2000:] + err[-2000:]
+    pd.testing.assert_frame_equal(pd.read_csv(out / "knowledge.csv"), table)
+    code, other, err = cli(*same[:-3], "--facts", "5", "--no-energy", "--arms", "base")
+    assert code == 0 and "measured with other settings; measuring again" in other, err[-2000:]
+    assert list(pd.read_csv(out / "knowledge.csv").arm) == ["guess", "base"]

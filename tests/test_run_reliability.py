@@ -37,6 +37,8 @@ def test_a_rerun_with_more_steps_exports_the_new_adapter_and_a_rerun_without_cha
     for label in ("evaluate", "merge", "gguf q8_0"):
         assert f"[{label}] redone" in more, label
     assert "generating them again" in more  # the fine-tuned answers are the new adapter's
+    checks = pd.read_csv(out / "checks.csv")  # the new GGUF file answered through llama.cpp and ended its turn
+    assert checks["ok"].all() and (checks["stopped by"] == "stop").all()
 
     new = {"answers": _sha(out / "answers.csv"), "merged": _sha(weights), "gguf": _sha(gguf)}
     code, same, err = cli("run", "--out", out, "--steps", "3", *TINY)

@@ -102,6 +102,28 @@ def test_fewer_target_modules_train_fewer_parameters_and_a_rerun_starts_from_the
         sw.check_lora_choice(default, mine)
 
 
+def test_training_uses_the_threads_omp_num_threads_allows_else_every_core_it_may_run_on(
+        tiny_gemma3, gemma_tok, tmp_path, monkeypatch):
+    import torch
+
+    from stoic_workshop.models import cpu_threads
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # two jobs sharing 2 cores: one thread each
+    torch.set_num_threads(3)                     # whatever this process had before
+    try:
+        result = sw.finetune(tiny_gemma3, gemma_tok, sw.make_dataset(n=8), tmp_path, max_steps=1, energy=False,
+                             progress=False)
+        assert torch.get_num_threads() == 1 and "fp32 adapters, 1 threads," in result.precision
+    finally:
+        torch.set_num_threads(before)
+    for unusable in ("", "0", "many"):
+        monkeypatch.setenv("OMP_NUM_THREADS", unusable)
+        assert cpu_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads() == 3
+
+
 def test_settings_are_checked_with_the_fix_in_the_message(tiny_gemma3, gemma_tok, tmp_path):
     data = sw.make_dataset(n=8)
     with pytest.raises(TypeError, match="unknown setting.*'lora_rank'.*lora_r"):

@@ -84,17 +84,16 @@ def test_data_and_slides_are_written_to_the_working_folder_never_into_the_packag
     assert (tmp_path / "slides" / "package-lock.json").is_file()  # so `npm ci --prefix slides` installs Marp here
 
 
-def test_the_main_job_runs_from_an_empty_folder(tmp_path):
-    """`stoic-workshop run --steps 2 --prompts 2`: data, training, evaluation, merge, GGUF, report, from the wheel."""
-    run = _in(VENV, tmp_path, "stoic-workshop", "run", "--steps", "2", "--prompts", "2", "--out", "run")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    out = tmp_path / "run"
+def test_the_main_job_runs_from_an_empty_folder(finished_run):
+    """`stoic-workshop run --steps 2 --prompts 2`: data, training, evaluation, merge, GGUF, report, from the wheel
+    (conftest.finished_run runs the wheel's command where this venv exists, in an empty folder)."""
+    out, _ = finished_run
     record = json.loads((out / "adapter" / "training.json").read_text())
     assert record["steps"] == 2
     assert (out / "report.html").stat().st_size > 10_000
     with open(next(out.glob("*.gguf")), "rb") as f:
         assert f.read(4) == b"GGUF"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing written beside the folder it was given
+    assert sorted(p.name for p in out.parent.iterdir()) == ["run"]  # nothing written beside the folder it was given
 
 
 def test_the_install_cell_keeps_the_torch_colab_ships(tmp_path):
