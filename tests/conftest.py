@@ -32,7 +32,7 @@ SLOW_FIXTURES = {"executed", "finished_run"}  # the notebooks run by the main jo
 CHEAP_SHARED = {"smol", "gemma_tok", "random_adapters", "pairs", "meanings"}
 # Spread over processes, the longest groups start first (measured in CI, .ci/run prints the slowest tests), so that
 # the processes end together instead of one starting a notebook when the others are done.
-LONGEST_FIRST = ("03_evaluation", "05_knowledge", "finished_run", "02_finetune", "04_deploy", "test_export.py",
+LONGEST_FIRST = ("03_evaluation", "finished_run", "05_knowledge", "test_export.py", "02_finetune", "04_deploy",
                  "01_base_vs_instruct", "test_teacher.py", "test_judge.py")
 
 
