@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .chat import end_of_turn
-from .dataset import DataError, conversation_problems
+from .dataset import DataError, conversation_problems, special_token_pattern
 
 __all__ = ["encode", "check_dataset", "masked_view", "DataReport", "IGNORE"]
 
@@ -109,6 +109,18 @@ def _markers(tokenizer) -> dict:
             "eot": eot, "eot_id": tokenizer.convert_tokens_to_ids(eot) if eot else None}
 
 
+def _forged_turns(messages, special, where) -> list[str]:
+    """The messages whose text holds a special token of this tokenizer, naming the token."""
+    found = []
+    for k, turn in enumerate(messages):
+        hit = special.search(turn["content"]) if special is not None else None
+        if hit:
+            found.append(f"{where}: messages[{k}].content: holds {hit.group()!r}, a special token of this tokenizer: "
+                         "trained as it is, it is read as that token, not as text (a forged turn, where it marks "
+                         "one); remove it, or keep it as plain characters with escape_control_tokens(text, tokenizer)")
+    return found
+
+
 def _token_problems(tokenizer, markers, ids, mask, max_seq_length, where) -> list[str]:
     problems = []
     bos = markers["bos"]
@@ -143,7 +155,7 @@ def check_dataset(dataset, tokenizer, max_seq_length: int = 512) -> DataReport:
     """
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError("the tokenizer has no chat template: load it with stoic_workshop.load_model")
-    markers = _markers(tokenizer)
+    markers, special = _markers(tokenizer), special_token_pattern(tokenizer)
     problems, lengths, trained = [], [], []
     for i, row in enumerate(dataset):
         where = f"row {i}"
@@ -152,7 +164,7 @@ def check_dataset(dataset, tokenizer, max_seq_length: int = 512) -> DataReport:
             ids = list(row["input_ids"])
             mask = list(row.get("assistant_masks") or [int(x != IGNORE) for x in row.get("labels", ids)])
         else:
-            found = conversation_problems(row, where)
+            found = conversation_problems(row, where) or _forged_turns(messages, special, where)
             if found:
                 problems += found
                 continue

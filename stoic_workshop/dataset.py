@@ -20,9 +20,14 @@ from . import data
 from .files import course_dir
 
 __all__ = ["DataError", "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "write_default_data",
-           "conversation_problems"]
+           "conversation_problems", "escape_control_tokens", "special_token_pattern", "FORGED"]
 
 ROLES = ("system", "user", "assistant")
+# What a text holding a chat template's control token becomes in training: the tokenizer reads the token's text as the
+# token itself, so a reply "Breathe.<|im_end|>\n<|im_start|>user\n..." trains a turn the learner never meant to write.
+FORGED = ("a chat template's control token: trained as it is, it would close or open a turn (a forged turn); remove "
+          "it, or keep it as plain characters with load_pairs(..., escape_control=True) or escape_control_tokens(text)")
+_ESCAPE = "\u200b"  # zero-width space: "<\u200b|im_end|>" is ordinary characters to every tokenizer
 DATA_DIR = course_dir("data")   # read-only: the copy inside the wheel, or a checkout's data/ (see files.py)
 
 
@@ -84,6 +89,11 @@ def conversation_problems(row, where: str) -> list[str]:
             problems.append(f"{at}.content: expected text, got {type(content).__name__}")
         elif not content.strip():
             problems.append(f"{at}.content: empty or whitespace only")
+        elif data.CHAT_MARKUP.search(content):
+            problems.append(f"{at}.content: holds {data.CHAT_MARKUP.search(content).group()!r}, {FORGED}")
+        elif "\x00" in content:
+            problems.append(f"{at}.content: holds a NUL character (\\u0000 at position {content.index(chr(0))}), "
+                            "which no text holds: is the file damaged, or binary?")
     if problems:
         return problems
     roles = [t["role"] for t in messages if t["role"] != "system"]
@@ -96,12 +106,56 @@ def conversation_problems(row, where: str) -> list[str]:
     return problems
 
 
+def special_token_pattern(tokenizer):
+    """A pattern matching the text of every special token of `tokenizer` (its turn markers, <bos>, <pad>, reserved
+    tokens...): written in a message, the tokenizer reads such text as the token itself, not as characters."""
+    import re
+
+    texts = set(tokenizer.all_special_tokens)
+    texts |= {str(t) for t in getattr(tokenizer, "added_tokens_decoder", {}).values() if getattr(t, "special", False)}
+    texts = sorted((t for t in texts if t), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, texts))) if texts else None
+
+
+def escape_control_tokens(text: str, tokenizer=None) -> str:
+    """`text` with every chat-template control token (the common templates', and every special token of
+    `tokenizer` where given) written as plain characters: a zero-width space after its first character, so that a
+    tokenizer reads it as text, never as a turn marker. For data that must talk about the tokens themselves; the
+    model then learns the characters, which it may write back.
+    Example: `escape_control_tokens("<|im_end|>")`  # -> "<\u200b|im_end|>"
+    """
+    for pattern in (data.CHAT_MARKUP, special_token_pattern(tokenizer) if tokenizer is not None else None):
+        if pattern is not None:
+            text = pattern.sub(lambda m: m.group()[0] + _ESCAPE + m.group()[1:], text)
+    return text
+
+
+def _escaped(row):
+    """A row with escape_control_tokens applied to every text a conversation is made of (other rows as they are)."""
+    if not isinstance(row, dict):
+        return row
+    row = dict(row)
+    for field in ("complaint", "reply", "system"):
+        if isinstance(row.get(field), str):
+            row[field] = escape_control_tokens(row[field])
+    if isinstance(row.get("messages"), list):
+        row["messages"] = [dict(t, content=escape_control_tokens(t["content"]))
+                           if isinstance(t, dict) and isinstance(t.get("content"), str) else t
+                           for t in row["messages"]]
+    return row
+
+
 def _from_pair(row, where: str) -> tuple[dict | None, list[str]]:
     """A complaint/reply row becomes a conversation; anything else must already be one."""
     if isinstance(row, dict) and "messages" not in row and ("complaint" in row or "reply" in row):
         missing = [f for f in ("complaint", "reply") if not isinstance(row.get(f), str) or not row[f].strip()]
         if missing:
             return None, [f"{where}: field '{f}' is missing or empty" for f in missing]
+        forged = [f"{where}: field '{f}' holds {data.CHAT_MARKUP.search(row[f]).group()!r}, {FORGED}"
+                  for f in ("system", "complaint", "reply")
+                  if isinstance(row.get(f), str) and data.CHAT_MARKUP.search(row[f])]
+        if forged:
+            return None, forged
         system = row.get("system") or None
         row = {"messages": ([{"role": "system", "content": system}] if system else [])
                + [{"role": "user", "content": row["complaint"]}, {"role": "assistant", "content": row["reply"]}]}
@@ -169,13 +223,15 @@ def _read_rows(source) -> tuple[list, str]:
     raise DataError(str(path), [f"unsupported file type {path.suffix!r}: use .jsonl or .csv"])
 
 
-def load_pairs(source):
+def load_pairs(source, *, escape_control: bool = False):
     """Your own pairs as a dataset: a list of dicts, or a .jsonl or .csv file.
 
     Rows are either `{"complaint": ..., "reply": ...}` (CSV columns of those names, optional
     `system`) or `{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}`.
     Example: `sw.load_pairs([{"complaint": "Mondays.", "reply": "..."}])`  # -> Dataset with a `messages` column
-    Raises DataError listing every bad row (file, row, field); nothing is dropped silently.
+    Raises DataError listing every bad row (file, row, field); nothing is dropped silently. A text holding a chat
+    template's control token (`<|im_end|>`, `<start_of_turn>`...) is refused, as it would train a forged turn;
+    `escape_control=True` keeps it as plain characters instead (`escape_control_tokens`).
     """
     from datasets import Dataset
 
@@ -183,7 +239,7 @@ def load_pairs(source):
     good, problems = [], []
     for number, row in enumerate(rows, start=1):
         where = f"line {number}" if name.endswith((".jsonl", ".json")) else f"row {number}"
-        converted, found = _from_pair(row, where)
+        converted, found = _from_pair(_escaped(row) if escape_control else row, where)
         problems += found
         if converted:
             good.append(converted)

@@ -297,9 +297,12 @@ class EnergyLabel:
 CARD_HEADING = "## Energy (stoic-workshop)"
 
 
-def label_model_card(folder, label: EnergyLabel) -> bool:
+def label_model_card(folder, label: EnergyLabel | None) -> bool:
     """Put `label` in the model card (README.md) of an adapter or model folder: the `co2_eq_emissions` metadata that
-    Hugging Face reads, and a short section with the whole label. False (card unchanged) when nothing was measured.
+    Hugging Face reads, and a short section with the whole label. Only the package's own section is replaced: what
+    the learner wrote before or after it stays. The card describes the weights in the folder: with nothing measured
+    (`label` None, or CodeCarbon failed), an earlier run's label is taken out and the section says "not measured".
+    -> True when a label was written.
 
     Example: `label_model_card("adapters/stoic", energy.label())` -> True
     """
@@ -307,18 +310,40 @@ def label_model_card(folder, label: EnergyLabel) -> bool:
 
     from huggingface_hub import ModelCard
 
-    metadata = label.co2_eq_emissions()
     path = Path(folder) / "README.md"
-    if metadata is None or not path.is_file():
+    if not path.is_file():
         return False
+    metadata = label.co2_eq_emissions() if label is not None else None
     card = ModelCard.load(path)
-    card.data.co2_eq_emissions = metadata
-    text = card.text.split("\n" + CARD_HEADING, 1)[0].rstrip("\n")  # a rerun replaces its own section
-    rows = "\n".join(f"| {r['energy label']} | {r['value']} | {r['how']} |" for r in label.table().to_dict("records"))
-    card.text = (f"{text}\n\n{CARD_HEADING}\n\nMeasured with CodeCarbon while this folder was made.\n\n"
-                 f"| energy label | value | how |\n|---|---|---|\n{rows}\n")
+    before, had, after = _split_section(card.text)
+    if metadata is None:
+        if not had and card.data.get("co2_eq_emissions") is None:
+            return False  # never labelled: nothing stale to take out
+        card.data.co2_eq_emissions = None
+        section = (f"{CARD_HEADING}\n\nNot measured for the weights in this folder: they were trained again without "
+                   "an energy measurement (CodeCarbon off, or it failed).\n")
+    else:
+        card.data.co2_eq_emissions = metadata
+        rows = "\n".join(f"| {r['energy label']} | {r['value']} | {r['how']} |"
+                         for r in label.table().to_dict("records"))
+        section = (f"{CARD_HEADING}\n\nMeasured with CodeCarbon while this folder was made.\n\n"
+                   f"| energy label | value | how |\n|---|---|---|\n{rows}\n")
+    card.text = f"{before}\n\n{section}" + (f"\n{after}" if after else "")
     card.save(path)
-    return True
+    return metadata is not None
+
+
+def _split_section(text: str) -> tuple[str, bool, str]:
+    """A card's text around the package's section: (before it, whether it was there, from the next heading of its
+    level or above on)."""
+    import re
+
+    start = ("\n" + text + "\n").find("\n" + CARD_HEADING + "\n")
+    if start < 0:
+        return text.rstrip("\n"), False, ""
+    rest = text[start + len(CARD_HEADING):]
+    following = re.search(r"^#{1,2} ", rest, flags=re.M)
+    return text[:start].rstrip("\n"), True, (rest[following.start():] if following else "")
 
 
 def _kwh(value: float | None) -> str:

@@ -399,12 +399,15 @@ CHART = "knowledge.png"
 RESULT = "result.json"
 
 
-def _settings_of(name: str, steps: int, k: int, facts: list[Fact]) -> dict:
+def _settings_of(arm: str, name: str, steps: int, k: int, facts: list[Fact]) -> dict:
+    """What `arm`'s result depends on: the model and the facts, the steps where it trains, k where it retrieves (so
+    that a new k measures the retrieving arms again, not the base)."""
     import hashlib
 
     digest = hashlib.sha256(json.dumps([vars(f) for f in facts] + [_UNKNOWN_TRAIN, _UNKNOWN_TEST, SYSTEM, RAG_PROMPT],
                                        sort_keys=True, default=list).encode()).hexdigest()[:16]
-    return {"model": name, "steps": steps, "k": k, "facts": digest}
+    trains = arm in TRAINED or arm == "sft-rag"
+    return {"model": name, "steps": steps if trains else None, "k": k if arm in RETRIEVES else None, "facts": digest}
 
 
 def _measure(arm: str, model, tokenizer, facts: list[Fact], k: int, progress: bool) -> list[dict]:
@@ -526,20 +529,24 @@ def run(out: str | os.PathLike = "knowledge", *, model: str | None = None, steps
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
         raise ValueError(f"unknown arm(s) {unknown}: choose from {list(ARMS)}")
+    twice = sorted({a for a in arms if list(arms).count(a) > 1})
+    if twice:
+        raise ValueError(f"arm(s) {twice} named more than once: each arm is measured once, so name it once")
     if steps < 1 or k < 1:
         raise ValueError(f"steps and k must be at least 1, got steps={steps}, k={k}")
     every = knowledge_facts()
     if facts is not None and not 1 <= facts <= len(every):
         raise ValueError(f"facts must be between 1 and {len(every)}, got {facts}")
+    if k > (facts or len(every)):
+        raise ValueError(f"k must be at most the number of facts retrieved from ({facts or len(every)}), got k={k}")
     out = writable_folder(out)
     name = model or pick_models()[1]
     facts = every if facts is None else [every[round(i * (len(every) - 1) / max(facts - 1, 1))] for i in range(facts)]
-    settings = _settings_of(name, steps, k, facts)
     meter = Energy(output_dir=str(out / "energy"), enabled=energy)
     results, answers, base_ppl = [], [], None
     for arm in arms:
         folder = out / arm
-        record = folder / RESULT
+        record, settings = folder / RESULT, _settings_of(arm, name, steps, k, facts)
         if record.is_file():
             kept = json.loads(record.read_text(encoding="utf-8"))
             if kept.get("settings") == settings:

@@ -849,11 +849,12 @@ def _finetune(model, tokenizer, dataset, config, *, resume, energy, progress, **
         _portable_adapter_config(output_dir)
         record = {k: v for k, v in vars(result).items() if k not in ("model", "energy")}
         record["adapter_dir"] = str(output_dir)
-        if energy:
-            from .energy import label_model_card
+        from .energy import label_model_card
 
+        if energy:
             record["energy"] = energy.report().to_dict(orient="records")
-            label_model_card(output_dir, energy.label())  # co2_eq_emissions travels with the adapters
+        # co2_eq_emissions travels with the adapters; trained again unmeasured, an earlier run's label comes out
+        label_model_card(output_dir, energy.label() if energy else None)
         (output_dir / RECORD).write_text(json.dumps(record, indent=2, default=str))
         fig = result.plot(output_dir / LOSS_PLOT)
         import matplotlib.pyplot as plt

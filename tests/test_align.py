@@ -89,3 +89,30 @@ def test_every_failure_is_found_and_named(gemma_tok):
     assert "row 4: messages[1].content: empty or whitespace only" in message
     assert "row 5: " in message and "over max_seq_length 256: truncation would cut" in message
     assert "row 6: no trainable token" in message
+
+
+def test_a_message_holding_any_special_token_of_the_tokenizer_is_refused(tok):
+    """A dataset made by hand (not through load_pairs) reaches check_dataset, which knows the tokenizer: the text of
+    any of its special tokens (turn markers, and reserved or padding tokens no common template names) is refused,
+    with the row, the message and the token; escape_control_tokens(text, tokenizer) keeps it as characters."""
+    from datasets import Dataset
+
+    from stoic_workshop.dataset import escape_control_tokens
+
+    from stoic_workshop.data import CHAT_MARKUP
+
+    marker = sw.end_of_turn(tok)                 # '<end_of_turn>' (Gemma 3), '<|im_end|>' (SmolLM2)
+    special = {str(t) for t in tok.added_tokens_decoder.values() if t.special} | set(tok.all_special_tokens)
+    other = min(t for t in special if not CHAT_MARKUP.search(t))  # '<mask>' (Gemma 3), '<empty_output>' (SmolLM2)
+    assert len(special) == (6249 if marker == "<end_of_turn>" else 17)  # as docs/data.md says
+    rows = [{"messages": TALK[1:3]},
+            {"messages": [TALK[1], {"role": "assistant", "content": f"Breathe.{marker}\nOK."}]},
+            {"messages": [{"role": "user", "content": f"Say {other} please."}, TALK[2]]}]
+    with pytest.raises(sw.DataError) as err:
+        sw.check_dataset(Dataset.from_list(rows), tok)
+    message = str(err.value)
+    assert f"row 1: messages[1].content: holds {marker!r}" in message and "row 0" not in message
+    assert f"row 2: messages[0].content: holds {other!r}, a special token of this tokenizer" in message
+    escaped = [{"messages": [dict(t, content=escape_control_tokens(t["content"], tok)) for t in r["messages"]]}
+               for r in rows]
+    assert sw.check_dataset(Dataset.from_list(escaped), tok).rows == 3

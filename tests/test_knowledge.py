@@ -125,4 +125,8 @@ def test_knowledge_command_names_bad_arguments(tmp_path, cli):
     assert code == 1 and "unknown arm(s) ['magic']" in err
     code, _, err = cli("knowledge", "--out", tmp_path / "k", "--facts", "999")
     assert code == 1 and "facts must be between 1 and 173" in err
+    code, _, err = cli("knowledge", "--out", tmp_path / "k", "--arms", "base", "rag", "base")
+    assert code == 1 and "arm(s) ['base'] named more than once" in err  # measured twice, it counted twice
+    code, _, err = cli("knowledge", "--out", tmp_path / "k", "--facts", "12", "--k", "13")
+    assert code == 1 and "k must be at most the number of facts retrieved from (12), got k=13" in err
     assert not (tmp_path / "k").exists()   # nothing written before the arguments are checked

@@ -477,6 +477,8 @@ def test_the_knowledge_command_continues_what_notebook_5_measured(executed, work
     code, again, err = cli(*same)
     assert code == 0 and again.count("measured already") == 5, again[-2000:] + err[-2000:]
     pd.testing.assert_frame_equal(pd.read_csv(out / "knowledge.csv"), table)
+    code, other_k, err = cli(*[("2" if a == "3" else a) for a in same], "--arms", "base")  # k: retrieval only
+    assert code == 0 and "base: measured already" in other_k, err[-2000:]
     code, other, err = cli(*same[:-3], "--facts", "5", "--no-energy", "--arms", "base")
     assert code == 0 and "measured with other settings; measuring again" in other, err[-2000:]
     assert list(pd.read_csv(out / "knowledge.csv").arm) == ["guess", "base"]

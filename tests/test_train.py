@@ -179,6 +179,33 @@ def test_training_goes_on_when_codecarbon_fails(tiny_gemma3, gemma_tok, tmp_path
     assert "no power data" in phase["note"]
 
 
+def test_the_card_describes_the_adapters_in_the_folder_and_keeps_the_learners_own_sections(
+        tiny_gemma3, gemma_tok, tmp_path, monkeypatch):
+    """Trained with energy measured, the card carries the label; a section the learner adds after it survives a
+    relabel; trained again without a measurement (--no-energy, or CodeCarbon failing), the old label comes out."""
+    from huggingface_hub import ModelCard
+
+    data, card = sw.make_dataset(n=8), tmp_path / "README.md"
+    sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path, max_steps=1, progress=False,
+                energy=sw.Energy(output_dir=str(tmp_path / "energy")))
+    assert ModelCard.load(card).data.co2_eq_emissions["emissions"] > 0
+    card.write_text(card.read_text() + "\n## My notes\n\nTrained on my own complaints.\n")
+    sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path, max_steps=1, progress=False,
+                energy=sw.Energy(output_dir=str(tmp_path / "energy")))
+    text = card.read_text()
+    assert text.count("## Energy (stoic-workshop)") == 1 and "Measured with CodeCarbon" in text
+    assert text.rstrip().endswith("## My notes\n\nTrained on my own complaints.")  # the learner's section, kept
+    sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path, max_steps=1, progress=False, energy=False)
+    unmeasured = ModelCard.load(card)
+    assert unmeasured.data.get("co2_eq_emissions") is None and "co2_eq_emissions" not in card.read_text()
+    assert "Measured with CodeCarbon" not in unmeasured.text and "Not measured for the weights" in unmeasured.text
+    assert "## My notes" in unmeasured.text and "energy" not in json.loads((tmp_path / "training.json").read_text())
+    monkeypatch.setattr("stoic_workshop.energy._new_tracker", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
+    sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path, max_steps=1, progress=False)  # CodeCarbon fails: the same
+    assert ModelCard.load(card).data.get("co2_eq_emissions") is None
+    assert "Not measured for the weights" in card.read_text()
+
+
 def test_a_killed_run_resumes_from_its_checkpoint_and_ends_at_the_same_step(tiny_gemma3, gemma_tok, tmp_path):
     folder = tiny_folder(tmp_path, tiny_gemma3, gemma_tok)
     out = tmp_path / "adapters"
