@@ -382,10 +382,34 @@ def _chat(args) -> int:
         if not line:
             break
         history.append({"role": "user", "content": line})
-        reply = answer(history)
+        try:
+            reply = answer(history)  # drops the oldest exchanges itself when the conversation outgrows the model
+        except _TooLong as err:
+            history.pop()  # that message is refused; the conversation goes on
+            print(f"too long: {err}", file=sys.stderr)
+            continue
         history.append({"role": "assistant", "content": reply})
         print(f"stoic> {reply}")
     return 0
+
+
+class _TooLong(ValueError):
+    """One message longer than the model can read, with room left for its reply."""
+
+
+def _fit(history, tokens, limit: int) -> None:
+    """Drop the oldest exchanges (a message and its reply) until `tokens(history)` <= `limit`, saying so in one
+    line; the newest message alone over `limit` raises _TooLong."""
+    dropped = 0
+    while tokens(history) > limit:
+        if len(history) < 3:
+            raise _TooLong(f"that message is about {tokens(history)} tokens and this model reads at most {limit} "
+                           "with room for its reply: send a shorter one")
+        del history[:2]
+        dropped += 1
+    if dropped:
+        print(f"(the conversation outgrew what the model can read, {limit} tokens: the oldest {dropped} "
+              f"exchange{'s' if dropped > 1 else ''} left it)", file=sys.stderr)
 
 
 def _chat_model(args):
@@ -397,10 +421,27 @@ def _chat_model(args):
         from .serve import load_gguf
 
         llm = load_gguf(path, n_ctx=2048)
+        limit = llm.n_ctx() - args.max_new_tokens
+
+        def tokens(history):  # the texts, and a margin for the template's markers and a default system prompt
+            return sum(len(llm.tokenize(t["content"].encode(), add_bos=False)) + 8 for t in history) + 48
 
         def answer(history):
-            out = llm.create_chat_completion(messages=history, max_tokens=args.max_new_tokens, repeat_penalty=1.1)
-            return out["choices"][0]["message"]["content"].strip()
+            _fit(history, tokens, limit)
+            while True:
+                try:
+                    out = llm.create_chat_completion(messages=history, max_tokens=args.max_new_tokens,
+                                                     repeat_penalty=1.1)
+                    return out["choices"][0]["message"]["content"].strip()
+                except ValueError as err:  # llama.cpp: "Requested tokens (N) exceed context window of 2048"
+                    if "context window" not in str(err):
+                        raise
+                    if len(history) < 3:
+                        raise _TooLong(f"that message is longer than this model reads ({llm.n_ctx()} tokens, with "
+                                       "room for its reply): send a shorter one") from None
+                    del history[:2]  # the estimate was short: one more exchange out
+                    print("(the conversation outgrew what the model can read: the oldest exchange left it)",
+                          file=sys.stderr)
 
         return answer
     if not ((path / "adapter_config.json").is_file() or (path / "config.json").is_file()):
@@ -423,7 +464,10 @@ def _chat_model(args):
     stop = end_of_turn(tokenizer)
     stop_id = tokenizer.convert_tokens_to_ids(stop) if stop else tokenizer.eos_token_id
 
+    limit = getattr(model.config.get_text_config(), "max_position_embeddings", 2048) - args.max_new_tokens
+
     def answer(history):
+        _fit(history, lambda h: len(tokenizer(render(tokenizer, h), add_special_tokens=False).input_ids), limit)
         ids = tokenizer(render(tokenizer, history), return_tensors="pt", add_special_tokens=False)
         with torch.inference_mode():
             out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=False,

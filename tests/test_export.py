@@ -186,6 +186,30 @@ def test_export_and_chat_commands(adapters, tmp_path, cli, monkeypatch):
     assert code == 1 and "train first" in err
 
 
+def test_chat_refuses_a_message_too_long_and_drops_the_oldest_turns_when_the_talk_outgrows_the_model(
+        q8, merged, cli, monkeypatch):
+    """One 21,600-character line (~5,400 tokens, over the GGUF's 2,048) is refused in one line and the session goes
+    on; a conversation that outgrows the context loses its oldest exchanges, said in one line, and is answered."""
+    import io
+    import re
+
+    long_line = "My neighbour's dog barks all night. " * 600
+    half = "The trains are late again and again. " * 140  # ~1,100 tokens: two of them outgrow 2,048
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{long_line}\nMy train is late.\n{half}\n{half}\n\n"))
+    code, talk, err = cli("chat", q8, "--max-new-tokens", "16")
+    assert code == 0, err[-2000:]
+    assert len(re.findall(r"^too long: that message is about \d+ tokens and this model reads at most 2032", err,
+                          flags=re.M)) == 1
+    assert re.search(r"the oldest [12] exchanges? left it", err)
+    replies = talk.split("stoic> ")[1:]
+    assert len(replies) == 3 and all(r.strip() for r in replies)  # the three messages that fit were answered
+    # the merged folder through transformers: SmolLM2 reads 8,192 tokens
+    monkeypatch.setattr("sys.stdin", io.StringIO("stop " * 9000 + "\nMy train is late.\n\n"))
+    code, talk, err = cli("chat", merged, "--max-new-tokens", "8")
+    assert code == 0 and "this model reads at most 8184 with room for its reply" in err, err[-2000:]
+    assert len(talk.split("stoic> ")) == 2
+
+
 def _tiny_gemma_export(tiny_gemma3, gemma_tok, tmp_path) -> Path:
     """Gemma 3's own tokenizer (from the packaged GGUF) through merge and llama.cpp's converter, on a tiny model:
     tmp_path/merged and the F16 GGUF beside it."""
