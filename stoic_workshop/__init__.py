@@ -9,6 +9,13 @@
     sw.finetune(chat, chat_tok, ds, sw.StoicConfig(output_dir="adapters/stoic"))  # the workshop's recipe
 """
 
+# ruff: noqa: E402  (the logger below is quieted before the imports that import bitsandbytes)
+import logging as _logging
+
+# On CPUs with AVX512-BF16, bitsandbytes warns at import that an optional kernel (downloaded from the Hub) is missing:
+# the first line of every command, argument errors included. Its own CPU code runs without it, so only that warns less.
+_logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(_logging.ERROR)
+
 from .align import DataReport, check_dataset, encode, masked_view
 from .chat import GEMMA_TEMPLATE, check_chat_tokens, end_of_turn, render
 from .checks import (CheckFailed, check_lora_choice, check_my_knowledge_question, check_my_lexicon, check_my_modelfile,

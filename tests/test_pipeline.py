@@ -81,6 +81,10 @@ def test_every_subcommand_has_help(cli):
     # and the installed console script itself, once
     done = subprocess.run(["stoic-workshop", "run", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "usage: stoic-workshop run" in done.stdout
+    # an argument error is one line: no library's import-time warning before it (bitsandbytes on AVX512-BF16 CPUs)
+    done = subprocess.run(["stoic-workshop", "knowledge", "--arms", "magic"], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [
+        "error: unknown arm(s) ['magic']: choose from ['base', 'sft-one', 'sft-many', 'rag', 'sft-rag']"]
 
 
 def test_a_gguf_file_not_run_says_so_in_words_not_none(tmp_path):
