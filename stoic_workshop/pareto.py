@@ -83,19 +83,25 @@ def sweep(out: str | os.PathLike = "sweep", *, models=None, ranks=RANKS, steps=S
 
     _check(ranks, steps)
     questions = pick_questions(prompts)
+    new = not Path(out).exists()
     out = writable_folder(out)
     rows = []
-    for name in models or OFFLINE_PAIR:
-        loaded = None  # the model is loaded once, at its first point not yet done
-        for r in ranks:
-            for s in steps:
-                folder = out / f"{_safe(name)}-r{r}-s{s}"
-                row = _done(folder, name, r, s, questions)
-                if row is None:
-                    loaded = loaded or _load(name)
-                    row = _point(folder, name, r, s, questions, *loaded, progress=progress)
-                rows.append(row)
-        del loaded
+    try:
+        for name in models or OFFLINE_PAIR:
+            loaded = None  # the model is loaded once, at its first point not yet done
+            for r in ranks:
+                for s in steps:
+                    folder = out / f"{_safe(name)}-r{r}-s{s}"
+                    row = _done(folder, name, r, s, questions)
+                    if row is None:
+                        loaded = loaded or _load(name)
+                        row = _point(folder, name, r, s, questions, *loaded, progress=progress)
+                    rows.append(row)
+            del loaded
+    except BaseException:
+        if new and not any(out.iterdir()):  # stopped before anything was written (a model that does not load)
+            out.rmdir()
+        raise
     table = frontier(pd.DataFrame(rows))
     table.to_csv(out / TABLE, index=False)
     import matplotlib.pyplot as plt

@@ -61,6 +61,13 @@ def test_bad_grid_is_refused_before_any_work(tmp_path, capsys):
     assert main(["sweep", "--out", str(tmp_path / "s"), "--steps", "0"]) == 1
     assert "steps must be whole numbers" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+    # a model that does not load stops the sweep before its first point: no empty folder is left behind
+    assert main(["sweep", "--out", str(tmp_path / "s"), "--models", "no-such-model", "--ranks", "4", "--steps", "1",
+                 "--prompts", "1"]) == 1
+    assert "no-such-model" in capsys.readouterr().err and not (tmp_path / "s").exists()
+    (tmp_path / "mine").mkdir()  # a folder that was there before stays, empty or not
+    assert main(["sweep", "--out", str(tmp_path / "mine"), "--models", "no-such-model"]) == 1
+    assert (tmp_path / "mine").is_dir()
 
 
 def test_plot_draws_every_point(tmp_path):
