@@ -402,14 +402,19 @@ def _fit(history, tokens, limit: int) -> None:
     line; the newest message alone over `limit` raises _TooLong."""
     dropped = 0
     while tokens(history) > limit:
-        if len(history) < 3:
-            raise _TooLong(f"that message is about {tokens(history)} tokens and this model reads at most {limit} "
-                           "with room for its reply: send a shorter one")
-        del history[:2]
+        _drop_oldest(history, f"that message is about {tokens(history)} tokens and this model reads at most {limit} "
+                              "with room for its reply: send a shorter one")
         dropped += 1
     if dropped:
         print(f"(the conversation outgrew what the model can read, {limit} tokens: the oldest {dropped} "
               f"exchange{'s' if dropped > 1 else ''} left it)", file=sys.stderr)
+
+
+def _drop_oldest(history, too_long: str) -> None:
+    """Take the oldest exchange out of `history`; where only the newest message is left, raise _TooLong(too_long)."""
+    if len(history) < 3:
+        raise _TooLong(too_long)
+    del history[:2]
 
 
 def _chat_model(args):
@@ -436,10 +441,8 @@ def _chat_model(args):
                 except ValueError as err:  # llama.cpp: "Requested tokens (N) exceed context window of 2048"
                     if "context window" not in str(err):
                         raise
-                    if len(history) < 3:
-                        raise _TooLong(f"that message is longer than this model reads ({llm.n_ctx()} tokens, with "
-                                       "room for its reply): send a shorter one") from None
-                    del history[:2]  # the estimate was short: one more exchange out
+                    _drop_oldest(history, f"that message is longer than this model reads ({llm.n_ctx()} tokens, "
+                                          "with room for its reply): send a shorter one")  # the estimate was short
                     print("(the conversation outgrew what the model can read: the oldest exchange left it)",
                           file=sys.stderr)
 

@@ -197,17 +197,19 @@ def _native_bf16(torch) -> bool:
         return torch.cuda.get_device_capability(0)[0] >= 8
 
 
-def cpu_threads() -> int:
+def cpu_threads(otherwise: int | None = None) -> int:
     """How many CPU threads training, evaluation and llama.cpp use: $OMP_NUM_THREADS where it is set (the usual way
-    to share a machine: two jobs at once, a test run spread over several processes), else every core this process
-    may run on. Running more threads than cores makes every one of them wait: on 2 cores, two jobs of 2 threads
-    each take several times as long as one after the other."""
+    to share a machine: two jobs at once, a test run spread over several processes), else `otherwise`, by default
+    every core this process may run on. Running more threads than cores makes every one of them wait: on 2 cores,
+    two jobs of 2 threads each take several times as long as one after the other."""
     try:
         wanted = int(os.environ.get("OMP_NUM_THREADS", ""))
     except ValueError:
         wanted = 0
     if wanted > 0:
         return wanted
+    if otherwise is not None:
+        return otherwise
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows

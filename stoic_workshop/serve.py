@@ -165,9 +165,7 @@ def _threads() -> int:
     """$OMP_NUM_THREADS where it is set (models.cpu_threads), else llama-cpp-python's own default, half the logical
     CPUs: llama.cpp threads spin while they wait, so running more of them than there are physical cores (or than
     other work leaves free) slows every token."""
-    if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
-        return cpu_threads()
-    return max(1, (os.cpu_count() or 2) // 2)
+    return cpu_threads(otherwise=max(1, (os.cpu_count() or 2) // 2))
 
 
 def _resolve(model, chat_format: str | None) -> tuple[Path, str, str | None]:
