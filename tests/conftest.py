@@ -1,6 +1,6 @@
 """Shared fixtures: the real packaged models, converted once into the user's cache and reused; and the test tiers.
 
-Spread over several processes (`pytest -n 2`, pytest-xdist, as .ci/run does), each process uses its share of the
+Spread over several processes (`pytest -n auto`, pytest-xdist, as .ci/run does), each process uses its share of the
 cores ($OMP_NUM_THREADS, set here before torch starts; the package reads it too, models.cpu_threads), and the tests
 that share a costly module or session fixture run on one process (`--dist loadgroup`), so that it is built once."""
 
