@@ -80,7 +80,7 @@ def evaluate(model_name: str, adapter: Path, questions: list[str], *, old: bool)
     if old:
         ev._window_loss = partial(window_loss, whole=True)
     try:
-        forgot = ev.forgetting(tuned, tok)
+        forgot = ev.forgetting(tuned, tok, cache=False)  # measured each way, not read back
     finally:
         ev._window_loss = window_loss
     times["forgetting"] = time.perf_counter() - t

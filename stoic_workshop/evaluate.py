@@ -26,6 +26,7 @@ import base64
 import contextlib
 import html
 import io
+import json
 import os
 from pathlib import Path
 
@@ -308,21 +309,41 @@ def general_text() -> str:
     return (DATA_DIR / "general_english.txt").read_text(encoding="utf-8")
 
 
-def perplexity(model, tokenizer, text: str | None = None, *, window: int = 512, stride: int = 256) -> float:
+def perplexity(model, tokenizer, text: str | None = None, *, window: int = 512, stride: int = 256,
+               cache: bool = True) -> float:
     """Perplexity of `text` with a sliding window: every token is predicted with up to `window` tokens of context.
 
     Lower is better; a fine-tune that raises it a lot on general text has started to forget plain English.
-    Example: `sw.perplexity(model, tok)`  # -> a float, on the packaged general English text
+    On the CPU, a value is kept in the model cache (`cache_dir()/perplexity`), keyed by a checksum of the weights
+    that compute it (adapters switched off or merged do not count), the model's settings, the tokens and the
+    window: the same weights on the same text are measured once per machine (a rerun, the base model of every run).
+    `cache=False` always measures. Example: `sw.perplexity(model, tok)`  # -> a float, on the general English text
     """
-    import math
-
-    import torch
-
     text = general_text() if text is None else text
     ids = tokenizer(text, return_tensors="pt", add_special_tokens=True).input_ids
     if ids.shape[1] < 2:
         raise ValueError("the text is too short for perplexity: it needs at least two tokens")
     device = next(model.parameters()).device
+    kept = _kept_perplexity(model, ids, window, stride) if cache and device.type == "cpu" else None
+    if kept is not None and kept.exists():
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            return float(json.loads(kept.read_text(encoding="utf-8"))["perplexity"])
+    value = _measure_perplexity(model, ids, window, stride, device)
+    if kept is not None:
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs the next run the time
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            part = kept.with_suffix(f".{os.getpid()}.part")
+            part.write_text(json.dumps({"perplexity": value, "tokens": int(ids.shape[1]), "window": window,
+                                        "stride": stride, "model": _model_name(model)}), encoding="utf-8")
+            part.replace(kept)
+    return value
+
+
+def _measure_perplexity(model, ids, window: int, stride: int, device) -> float:
+    import math
+
+    import torch
+
     total, count, previous_end = 0.0, 0, 0
     for start in range(0, ids.shape[1], stride):
         end = min(start + window, ids.shape[1])
@@ -336,6 +357,50 @@ def perplexity(model, tokenizer, text: str | None = None, *, window: int = 512, 
         if end == ids.shape[1]:
             break
     return math.exp(total / count)
+
+
+def _kept_perplexity(model, ids, window: int, stride: int) -> Path | None:
+    """Where the perplexity of these weights on these tokens is kept, or None where a checksum cannot tell them
+    apart (a quantized model keeps part of its weights outside its tensors)."""
+    import hashlib
+
+    import torch
+    import transformers
+
+    from .models import cache_dir
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if getattr(inner, "hf_quantizer", None) is not None or getattr(inner, "config", None) is None:
+        return None
+    config = {k: v for k, v in inner.config.to_dict().items()
+              if not k.startswith("_") and k not in ("transformers_version", "dtype", "torch_dtype")}
+    digest = hashlib.sha256(json.dumps(
+        ["perplexity v1", type(inner).__name__, config, inner.config._attn_implementation, window, stride,
+         torch.__version__, transformers.__version__], sort_keys=True, default=str).encode())
+    digest.update(ids.numpy().tobytes())
+    off = set()  # adapter weights that do not compute: switched off, merged into the base, or not active
+    for module in model.modules():
+        if not hasattr(module, "disable_adapters") or not hasattr(module, "adapter_layer_names"):
+            continue
+        on = () if module.disable_adapters or getattr(module, "merged", False) else tuple(module.active_adapters)
+        for attr in module.adapter_layer_names:
+            for adapter, part in getattr(module, attr, {}).items():
+                if adapter not in on:
+                    off.update(map(id, part.parameters() if isinstance(part, torch.nn.Module) else [part]))
+        if on:
+            digest.update(repr([(a, module.scaling.get(a)) for a in on if a in module.scaling]).encode())
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if id(tensor) in off:
+            continue
+        data = tensor.detach().contiguous().reshape(-1)
+        digest.update(f"{data.dtype}{tuple(tensor.shape)}".encode())
+        digest.update(data.view(torch.uint8).numpy())
+    return cache_dir() / "perplexity" / f"{digest.hexdigest()[:32]}.json"
+
+
+def _model_name(model) -> str:
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return str(getattr(getattr(inner, "config", None), "_name_or_path", "") or type(inner).__name__)
 
 
 def _window_loss(model, chunk, skip: int, *, whole: bool = False) -> tuple[float, int]:
@@ -365,21 +430,22 @@ def _window_loss(model, chunk, skip: int, *, whole: bool = False) -> tuple[float
     return float(F.cross_entropy(logits, chunk[0, first:], reduction="sum")), scored
 
 
-def forgetting(models, tokenizer, text: str | None = None, *, window: int = 512):
+def forgetting(models, tokenizer, text: str | None = None, *, window: int = 512, cache: bool = True):
     """Perplexity on general text per model, and its change in percent against the first.
 
     `models` is a dict of name -> model, or a PEFT model: then "before" is the same model with its adapters
     switched off (`disable_adapter`) and "fine-tuned" with them on, so only one copy sits in memory.
+    Each perplexity measured before on the same weights and text is read back (see `perplexity`; `cache=False`).
     Example: `sw.forgetting({"base": base, "fine-tuned": tuned}, tok)`  # -> DataFrame: model, perplexity, change %
     """
     import pandas as pd
 
     if hasattr(models, "disable_adapter"):
         with models.disable_adapter():
-            before = perplexity(models, tokenizer, text, window=window)
-        values = {"before": before, "fine-tuned": perplexity(models, tokenizer, text, window=window)}
+            before = perplexity(models, tokenizer, text, window=window, cache=cache)
+        values = {"before": before, "fine-tuned": perplexity(models, tokenizer, text, window=window, cache=cache)}
     else:
-        values = {name: perplexity(m, tokenizer, text, window=window) for name, m in models.items()}
+        values = {name: perplexity(m, tokenizer, text, window=window, cache=cache) for name, m in models.items()}
     first = next(iter(values.values()))
     return pd.DataFrame([{"model": name, "perplexity": round(v, 2), "change %": round(100 * (v / first - 1), 1)}
                          for name, v in values.items()])

@@ -38,10 +38,12 @@ NOTEBOOKS = ["01_base_vs_instruct.ipynb", "02_finetune.ipynb", "03_evaluation.ip
 
 # Rehearsal size: the environment variables the notebooks read for their sizes, and small values for them. Notebooks
 # 2-4 train STOIC_TRAIN_STEPS steps (the workshop's 60); notebook 3 evaluates on STOIC_EVAL_PROMPTS held-out
-# complaints (16); notebook 5 trains each LoRA arm STOIC_KNOWLEDGE_STEPS steps (120) on STOIC_KNOWLEDGE_FACTS of its
-# 173 facts (all). A value already set in the environment wins. docs/notebooks.md has the table.
-REHEARSAL = {"STOIC_TRAIN_STEPS": "8", "STOIC_EVAL_PROMPTS": "4", "STOIC_KNOWLEDGE_STEPS": "4",
-             "STOIC_KNOWLEDGE_FACTS": "12"}
+# complaints (16) and calibrates its judge on STOIC_CALIBRATION_PER_LABEL hand-graded answers of each label (all
+# 25, 5 of each of 5 labels); notebook 5 trains each LoRA arm STOIC_KNOWLEDGE_STEPS steps (120) on
+# STOIC_KNOWLEDGE_FACTS of its 173 facts (all). A value already set in the environment wins. docs/notebooks.md has
+# the table.
+REHEARSAL = {"STOIC_TRAIN_STEPS": "8", "STOIC_EVAL_PROMPTS": "2", "STOIC_CALIBRATION_PER_LABEL": "1",
+             "STOIC_KNOWLEDGE_STEPS": "4", "STOIC_KNOWLEDGE_FACTS": "12"}
 
 
 def notebooks_dir() -> Path:

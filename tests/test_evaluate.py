@@ -141,6 +141,46 @@ def test_forgetting_is_zero_for_fresh_adapters_and_shows_a_change_once_they_move
     assert moved["change %"][1] != 0.0
 
 
+def test_a_perplexity_is_measured_once_for_the_same_weights_and_text(tiny_gemma3, gemma_tok, tmp_path, monkeypatch):
+    from peft import LoraConfig, get_peft_model
+
+    monkeypatch.setenv("STOIC_WORKSHOP_CACHE", str(tmp_path))
+    text = "Bread rises because yeast turns sugar into gas. " * 8
+    runs = []  # the output layer runs once per window measured
+    tiny_gemma3.get_output_embeddings().register_forward_hook(lambda *_: runs.append(1))
+
+    def measured(model, **kw):
+        runs.clear()
+        value = perplexity(model, gemma_tok, text, window=32, stride=16, **kw)
+        return value, len(runs)
+
+    base, n = measured(tiny_gemma3)
+    kept = list((tmp_path / "perplexity").glob("*.json"))
+    assert n > 1 and len(kept) == 1
+    assert measured(tiny_gemma3) == (base, 0)  # read back, not measured
+    assert measured(tiny_gemma3, cache=False) == (pytest.approx(base, rel=1e-6), n)
+    kept[0].write_text("{half a file", encoding="utf-8")  # a damaged entry is measured again, not trusted
+    assert measured(tiny_gemma3) == (pytest.approx(base, rel=1e-6), n)
+    assert measured(tiny_gemma3) == (pytest.approx(base, rel=1e-6), 0)
+
+    tuned = get_peft_model(tiny_gemma3, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():
+        for name, p in tuned.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    with tuned.disable_adapter():
+        assert measured(tuned) == (pytest.approx(base, rel=1e-6), 0)  # adapters off: the base's weights compute
+    moved, n = measured(tuned)
+    assert n > 1 and moved != pytest.approx(base, rel=1e-3)
+    assert measured(tuned) == (moved, 0)
+    with torch.no_grad():  # one adapter weight changed: other weights, measured again
+        next(p for name, p in tuned.named_parameters() if "lora_B" in name)[0, 0] += 1.0
+    assert measured(tuned)[1] == n
+    tiny_gemma3.get_output_embeddings().weight.data[0, 0] += 1.0  # so is a base weight
+    with tuned.disable_adapter():
+        assert measured(tuned)[1] == n
+
+
 def test_report_is_one_standalone_page_with_every_answer_escaped(tmp_path):
     import pandas as pd
 

@@ -107,13 +107,15 @@ def test_the_rehearsal_sizes_are_what_the_notebooks_read_and_what_the_docs_state
     assert read["STOIC_EVAL_PROMPTS"] == ("03_evaluation", str(len(sw.eval_prompts())))  # all of them
     docs = (ROOT / "docs" / "notebooks.md").read_text()
     workshop_size = {"STOIC_TRAIN_STEPS": "60", "STOIC_EVAL_PROMPTS": "16", "STOIC_KNOWLEDGE_STEPS": "120",
-                     "STOIC_KNOWLEDGE_FACTS": "all 173"}
+                     "STOIC_KNOWLEDGE_FACTS": "all 173", "STOIC_CALIBRATION_PER_LABEL": "all 25"}
     for key, value in REHEARSAL.items():
         row = next(line for line in docs.splitlines() if line.startswith(f"| `{key}` |"))
         assert row.split(" | ")[-2:] == [workshop_size[key], f"{value} |"], row
     from stoic_workshop.knowledge import knowledge_facts
 
     assert len(knowledge_facts()) == 173 and read["STOIC_KNOWLEDGE_FACTS"][1] == "0"  # 0: all of them
+    assert read["STOIC_CALIBRATION_PER_LABEL"] == ("03_evaluation", "0")
+    assert len((ROOT / "data" / "judge_calibration.jsonl").read_text().splitlines()) == 25
 
 
 def test_the_times_the_notebooks_state_are_the_full_size_bench_s():
