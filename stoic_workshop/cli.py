@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -41,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "from its 'Solution and discussion' cell first, as "
                                                               "CI runs them (default: exercises left undone)")
     run.add_argument("--rehearsal", action="store_true", help="run at rehearsal size: a few training steps, "
-                                                              "complaints and facts (STOIC_TRAIN_STEPS, "
-                                                              "STOIC_EVAL_PROMPTS, STOIC_KNOWLEDGE_STEPS, "
+                                                              "complaints, judge calibration items and facts "
+                                                              "(STOIC_TRAIN_STEPS, STOIC_EVAL_PROMPTS, "
+                                                              "STOIC_CALIBRATION_PER_LABEL, STOIC_KNOWLEDGE_STEPS, "
                                                               "STOIC_KNOWLEDGE_FACTS; a value you set wins)")
     run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="only these notebooks (default: all, in order)")
     sub.add_parser("models", help="list the model presets")
@@ -262,6 +264,9 @@ def _train(args) -> int:
     if args.keep_per_gpu_batch:
         settings["keep_effective_batch"] = False
     here = world()
+    if here.size == 1 and os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("true", "1"):
+        print("accelerate launch --cpu starts one process, whatever --num_processes or the config file ask, and "
+              "passes no FSDP or DDP settings to it: this trains as one process on the CPU.")
     try:
         from .config import StoicConfig
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -96,6 +97,7 @@ class Energy:
         self.measure_power_secs = measure_power_secs
         self.phases: list[_Phase] = []
         self._said: set[str] = set()
+        self._running = None  # (tracker, record) of the phase being measured
 
     @property
     def csv_path(self) -> str:
@@ -112,6 +114,7 @@ class Energy:
         record = _Phase(name)
         self.phases.append(record)
         tracker = self._start(record)
+        self._running = (tracker, record) if tracker is not None else None
         t0 = time.perf_counter()
         try:
             yield record  # `with energy.phase("answers") as phase: ...; phase.items = len(answers)`
@@ -119,9 +122,43 @@ class Energy:
             record.add_note(f"raised {type(error).__name__}")
             raise
         finally:
+            self._running = None
             record.seconds = time.perf_counter() - t0
             if tracker is not None:
                 self._stop(tracker, record)
+
+    def so_far(self) -> dict | None:
+        """The running phase measured up to now, as a dict (seconds, kWh, g CO2eq, power, parts, hardware), or None
+        when nothing is being measured. Its row in emissions.csv is brought up to date too (CodeCarbon's `flush`), so
+        a process killed later leaves this much on record. Training calls it at every checkpoint."""
+        if self._running is None:
+            return None
+        tracker, record = self._running
+        try:
+            tracker.flush()
+            import pandas as pd
+
+            rows = pd.read_csv(self.csv_path)
+            row = rows[rows.run_id == str(tracker.run_id)].iloc[-1]
+        except Exception:  # a measurement that cannot be read must spare the training
+            return None
+        power, how = _power_source(tracker)
+        parts = {name: [float(row[column]), how_] for name, column, how_ in (
+            ("GPU", "gpu_energy", "measured"), ("CPU", "cpu_energy", power), ("RAM", "ram_energy", "estimated"))
+            if name != "GPU" or int(row["gpu_count"] or 0)}
+        return {"phase": record.name, "seconds": float(row["duration"]), "kWh": float(row["energy_consumed"]),
+                "g CO2eq": 1000 * float(row["emissions"]), "power": power, "note": how, "parts": parts,
+                "hardware": _hardware(row["gpu_count"], row["gpu_model"], row["cpu_model"])}
+
+    def add_earlier(self, parts: list[dict], note: str, *, before: _Phase) -> None:
+        """Count phases measured by earlier processes (`so_far`'s dicts), just before the phase `before`: a training
+        resumed from a checkpoint reports the energy of all its parts."""
+        earlier = [_Phase(p["phase"], seconds=p["seconds"], kwh=p["kWh"], g_co2eq=p["g CO2eq"], power=p["power"],
+                          note="; ".join(filter(None, [note, p.get("note", "")])),
+                          parts={k: tuple(v) for k, v in p.get("parts", {}).items()}, hardware=p.get("hardware", ""))
+                   for p in parts]
+        at = next(i for i, p in enumerate(self.phases) if p is before)
+        self.phases[at:at] = earlier
 
     def _start(self, record: _Phase):
         """A started tracker, or None with the reason noted on `record`."""
@@ -195,7 +232,8 @@ class Energy:
             training_g_co2eq=sum(p.g_co2eq for p in trained) if trained else None,
             country=self.country, g_per_kwh=grams / kwh if kwh > 0 else None,
             parts={part: " and ".join(sorted(h)) for part, h in hows.items()},
-            hardware="; ".join(sorted({p.hardware for p in measured if p.hardware})))
+            hardware="; ".join(sorted({p.hardware for p in measured if p.hardware})),
+            training_note=_resumed(trained))
 
     def __str__(self) -> str:
         measured = [p for p in self.phases if p.power != "not measured"]
@@ -245,6 +283,7 @@ class EnergyLabel:
     g_per_kwh: float | None
     parts: dict                    # {"GPU": "measured", "CPU": "estimated", "RAM": "estimated"}
     hardware: str
+    training_note: str = ""        # a training resumed from a checkpoint: how many parts, and whether all measured
 
     @property
     def how(self) -> str:
@@ -257,7 +296,7 @@ class EnergyLabel:
 
         how = self.how
         grid = f"{self.country} grid, {self.g_per_kwh:.1f} g CO2eq/kWh" if self.g_per_kwh else f"{self.country} grid"
-        rows = [("training", _kwh(self.training_kwh), how),
+        rows = [("training", _kwh(self.training_kwh), "; ".join(filter(None, [how, self.training_note]))),
                 ("per 1,000 answers", _kwh(self.kwh_per_1000_answers),
                  f"{how}; from {self.answers} answers" if self.answers else "no answers counted"),
                 ("emissions, whole run", f"{self.g_co2eq:.3g} g CO2eq" if self.g_co2eq is not None else "not measured",
@@ -306,7 +345,6 @@ def label_model_card(folder, label: EnergyLabel | None) -> bool:
 
     Example: `label_model_card("adapters/stoic", energy.label())` -> True
     """
-    from pathlib import Path
 
     from huggingface_hub import ModelCard
 
@@ -331,6 +369,51 @@ def label_model_card(folder, label: EnergyLabel | None) -> bool:
     card.text = f"{before}\n\n{section}" + (f"\n{after}" if after else "")
     card.save(path)
     return metadata is not None
+
+
+ENERGY_SO_FAR = "energy.json"  # in each checkpoint: the energy of the training up to it, part by part
+
+
+def earlier_parts(checkpoint: Path | None) -> list[dict] | None:
+    """The measured parts of the training that led to `checkpoint` ([] for a fresh start), None if not measured."""
+    import json
+
+    if checkpoint is None:
+        return []
+    try:
+        found = json.loads((checkpoint / ENERGY_SO_FAR).read_text())
+    except (OSError, ValueError):
+        return None
+    return found["parts"] if isinstance(found, dict) and found.get("complete") else None
+
+
+def energy_at_checkpoints(energy, earlier: list[dict] | None):
+    """A callback that writes, into each checkpoint, the energy of the training so far: the earlier parts of a
+    resumed training and this one up to now (`Energy.so_far`). A run resumed from that checkpoint counts them all."""
+    import json
+
+    from transformers import TrainerCallback
+
+    class EnergyAtCheckpoints(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            now = energy.so_far()
+            if folder.is_dir() and state.is_world_process_zero:
+                parts = (earlier or []) + ([now] if now else [])
+                (folder / ENERGY_SO_FAR).write_text(json.dumps(
+                    {"parts": parts, "complete": earlier is not None and now is not None}, indent=1))
+
+    return EnergyAtCheckpoints()
+
+
+def _resumed(trained: list[_Phase]) -> str:
+    """What the label says of a training resumed from a checkpoint (see train.py's energy at checkpoints)."""
+    resumed = [p for p in trained if "resumed from step" in p.note]
+    if not resumed:
+        return ""
+    if any("not measured" in p.note for p in resumed):
+        return "resumed from a checkpoint: the steps before it were not measured, so this counts only the last part"
+    return f"resumed from a checkpoint: {len(trained)} parts, all counted"
 
 
 def _split_section(text: str) -> tuple[str, bool, str]:
@@ -361,7 +444,8 @@ def _new_tracker(name: str, country: str, output_dir: str, measure_power_secs: f
     os.makedirs(output_dir, exist_ok=True)
     return OfflineEmissionsTracker(project_name=name, country_iso_code=country, output_dir=output_dir,
                                    output_methods=[OutputMethod.CSV], measure_power_secs=measure_power_secs,
-                                   log_level="error", allow_multiple_runs=True)  # no lock file to go stale
+                                   log_level="error", allow_multiple_runs=True,  # no lock file to go stale
+                                   on_csv_write="update")  # a flush (Energy.so_far) updates the phase's one row
 
 
 def _why(error: Exception) -> str:

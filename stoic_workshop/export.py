@@ -263,14 +263,79 @@ def to_gguf(merged: str | os.PathLike, out: str | os.PathLike | None = None, *, 
         raise FileNotFoundError(f"{merged} is not a transformers model folder (no config.json): merge first.")
     out = Path(out) if out else merged.parent / f"{merged.name}-{quant}.gguf"
     out.parent.mkdir(parents=True, exist_ok=True)
+    replacing = _check_gguf_is_ours(out)  # before any work: a file that is not ours is refused, untouched
     if quant == "q4_k_m":
         llama_cpp = _need_llama_cpp("Q4_K_M needs llama.cpp's quantizer")  # before spending time on F16
-        f16 = to_gguf(merged, out.with_name(out.stem + ".f16.gguf"), quant="f16", cache=cache)
+        f16 = _convert(merged, out.with_name(out.stem + ".f16.gguf"), "f16", cache)
         try:
             _quantize(llama_cpp, f16, out)
         finally:
             f16.unlink(missing_ok=True)
-        return out
+    else:
+        _convert(merged, out, quant, cache)
+    _record_gguf(out, merged, quant)
+    if replacing:
+        print(replacing)
+    return out
+
+
+GGUF_RECORD = "gguf-files.json"  # beside the GGUF files to_gguf wrote: each file's source, type, time and size
+
+
+def _check_gguf_is_ours(out: Path) -> str | None:
+    """None where `out` is new; a line saying what is replaced where to_gguf wrote it (unchanged since: the record's
+    size and time); NotOurs, untouched, for any other file. GGUFs written before the record count as ours where the
+    folder's checks.csv (export) or made_from.json (`stoic-workshop run`) names them."""
+    from .train import NotOurs
+
+    if not out.exists():
+        return None
+    entry = _gguf_records(out.parent).get(out.name, {})
+    st = out.stat()
+    if out.is_file() and entry.get("bytes") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
+        return f"Replaced {out.name} (written {entry.get('written', '?')} from {entry.get('from', '?')})."
+    if out.is_file() and not entry and _named_by_an_earlier_export(out):
+        return f"Replaced {out.name} (written by an earlier export into this folder)."
+    why = "was changed after stoic-workshop wrote it" if entry else "was not written by stoic-workshop"
+    raise NotOurs(f"{out} {why}, so it was left as it is and no GGUF was written: move it away, or export into "
+                  "another folder (--out) or under another name (--name).")
+
+
+def _named_by_an_earlier_export(out: Path) -> bool:
+    """An export's checks.csv names the file, or `stoic-workshop run`'s made_from.json records a GGUF step."""
+    for record, mark in ((out.parent / "checks.csv", out.name), (out.parent / "made_from.json", '"gguf ')):
+        try:
+            if mark in record.read_text():
+                return True
+        except (OSError, UnicodeDecodeError):
+            continue
+    return False
+
+
+def _gguf_records(folder: Path) -> dict:
+    try:
+        found = json.loads((folder / GGUF_RECORD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _record_gguf(out: Path, merged: Path, quant: str) -> None:
+    """Say in the folder's record which merged model `out` was made from, and when."""
+    import datetime
+
+    records = _gguf_records(out.parent)
+    st = out.stat()
+    records[out.name] = {"from": str(merged.resolve()), "type": quant,
+                         "written": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                         "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+    part = out.parent / (GGUF_RECORD + ".part")
+    part.write_text(json.dumps(records, indent=1))
+    os.replace(part, out.parent / GGUF_RECORD)
+
+
+def _convert(merged: Path, out: Path, quant: str, cache) -> Path:
+    """llama.cpp's convert_hf_to_gguf.py, as one could type it, writing `out` whole or not at all."""
     tool = converter(cache)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tool / "gguf-py"), str(tool)]))
     part = out.with_name(out.name + ".part")

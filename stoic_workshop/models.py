@@ -566,6 +566,38 @@ def portable_base(base: str) -> str:
     return base
 
 
+def same_base(a: str, b: str) -> bool:
+    """Whether two names of a base model are the same model: a preset, its Hub id, its converted folder in this
+    package's cache, or the same local folder written two ways."""
+    return _one_name(a) == _one_name(b)
+
+
+def _one_name(name: str) -> str:
+    name = portable_base(str(name))
+    try:
+        preset, source = resolve_model(name)
+    except ValueError:  # not a preset: a name as it is
+        return name
+    if preset is None:
+        return str(Path(source).resolve()) if Path(source).is_dir() else source
+    return preset.name if preset.offline else (preset.repo or preset.name)
+
+
+def check_same_base(checkpoint: Path | None, model) -> None:
+    """Refuse to resume `model` from a checkpoint trained on another base model (its adapter_config.json says)."""
+    try:
+        trained_on = json.loads((checkpoint / "adapter_config.json").read_text())["base_model_name_or_path"]
+    except (TypeError, OSError, ValueError, KeyError):
+        return  # no checkpoint, or one that does not say
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    this = getattr(getattr(inner, "config", None), "_name_or_path", "") or ""
+    if trained_on and this and not same_base(trained_on, this):
+        raise ValueError(f"{checkpoint} was trained on {portable_base(trained_on)}, and this model is "
+                         f"{portable_base(this)}: resuming would carry one model's adapters and optimizer into the "
+                         "other. Train into another output folder, or resume with the model the checkpoint was "
+                         "trained on.")
+
+
 def adapter_base(folder: str | os.PathLike) -> str:
     """The base model the adapters in `folder` were trained on, as a name this machine can load (`base_source`).
 

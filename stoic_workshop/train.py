@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .align import IGNORE, check_dataset, encode
-from .models import PROJECTIONS, cpu_threads
+from .energy import earlier_parts, energy_at_checkpoints
+from .models import PROJECTIONS, check_same_base, cpu_threads
 
 __all__ = ["finetune", "TrainResult", "TrainingDiverged", "NotOurs", "PROJECTIONS", "LEARNING_RATE",
            "last_checkpoint", "memory_in_use", "learning_rate_for", "ensure_adapters", "diverged_message"]
@@ -753,6 +754,7 @@ def _finetune(model, tokenizer, dataset, config, *, resume, energy, progress, **
     start_from = None
     if resume:
         start_from = last_checkpoint(output_dir)
+        check_same_base(start_from, model)
         print(f"Resuming from {start_from}." if start_from else
               f"Nothing to resume in {ckpt_dir}: starting from step 0.")
     elif (found := last_checkpoint(output_dir)) is not None:
@@ -821,9 +823,12 @@ def _finetune(model, tokenizer, dataset, config, *, resume, energy, progress, **
         from .energy import Energy
 
         energy = Energy(output_dir=str(output_dir / "energy"))
+    earlier = earlier_parts(start_from)  # a resumed training: the energy of its parts before this one
+    if energy:
+        trainer.add_callback(energy_at_checkpoints(energy, earlier))
     t0 = time.perf_counter()
     try:
-        with energy.phase("training") if energy else nullcontext():
+        with energy.phase("training") if energy else nullcontext() as phase:
             trainer.train(resume_from_checkpoint=str(start_from) if start_from else None)
     except KeyboardInterrupt:
         good = last_checkpoint(output_dir)
@@ -833,6 +838,13 @@ def _finetune(model, tokenizer, dataset, config, *, resume, energy, progress, **
     seconds = time.perf_counter() - t0
     if guard.diverged:
         raise TrainingDiverged(guard.diverged)
+    if energy and start_from is not None:  # the card and training.json count every part of a resumed training
+        step = start_from.name.split("-")[-1]
+        if earlier:
+            energy.add_earlier(earlier, f"an earlier part of this training, measured up to its checkpoint at step "
+                                        f"{step} (the work after it was lost and is not counted)", before=phase)
+        phase.add_note(f"resumed from step {step}" + ("" if earlier is not None else
+                                                      ": the steps before it were not measured"))
 
     if trainer.is_fsdp_enabled:  # the adapters gathered whole from every shard, saved as one standard PEFT folder
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")

@@ -262,6 +262,23 @@ def test_only_train_runs_under_accelerate_launch(tmp_path):
     assert "only `train` runs under accelerate launch" in done.stderr
 
 
+def test_accelerate_launch_on_the_cpu_says_that_it_trains_in_one_process(tmp_path):
+    """`accelerate launch --cpu` starts one plain process whatever --num_processes and the config ask, and passes the
+    config's FSDP settings to none: `train` says so in one line instead of training quietly as one process."""
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "ACCELERATE_USE_FSDP", "ACCELERATE_USE_CPU"):
+        env.pop(name, None)
+    cmd = ["accelerate", "launch", "--cpu", "--num_processes", "2", "--config_file", str(launch_config("fsdp")),
+           "-m", "stoic_workshop", "train", "--data", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "out")]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    said = [line for line in done.stdout.splitlines() if "accelerate launch --cpu" in line]
+    assert len(said) == 1 and "one process" in said[0] and "FSDP" in said[0], done.stdout[-2000:]
+    assert done.returncode == 1 and "missing.jsonl" in done.stderr  # then the run goes on as one process
+    plain = subprocess.run([sys.executable, "-m", "stoic_workshop", "train", "--data", str(tmp_path / "missing.jsonl"),
+                            "--out", str(tmp_path / "out")], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert "accelerate launch --cpu" not in plain.stdout and plain.returncode == 1
+
+
 # --- docs/several-gpus.md ("More than one GPU") says what the code does and what was measured ------------------
 
 

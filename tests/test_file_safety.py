@@ -99,11 +99,32 @@ def test_export_keeps_the_users_modelfile(tiny_adapters, tmp_path, capsys):
     assert (out / "Modelfile").read_text() == "FROM ./mine.gguf\nSYSTEM \"\"\"Mine.\"\"\"\n"
 
 
+def test_export_keeps_a_gguf_file_it_did_not_write(tiny_adapters, tmp_path, capsys):
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "stoic-f16.gguf").write_bytes(b"GGUF: someone's own model")
+    assert _export(tiny_adapters, out) == 1
+    said = _error(capsys)
+    assert str(out / "stoic-f16.gguf") in said and "was not written by stoic-workshop" in said and "--name" in said
+    assert (out / "stoic-f16.gguf").read_bytes() == b"GGUF: someone's own model"
+
+
 def test_export_reruns_into_its_own_folder_but_keeps_a_file_added_to_merged(tiny_adapters, tmp_path, capsys):
     out = tmp_path / "export"
     assert _export(tiny_adapters, out) == 0
-    assert _export(tiny_adapters, out) == 0  # the project's own merged/ and Modelfile are replaced
+    record = json.loads((out / "gguf-files.json").read_text())["stoic-f16.gguf"]  # which file, from what, when
+    assert record["from"] == str((out / "merged").resolve()) and record["type"] == "f16"
+    capsys.readouterr()
+    assert _export(tiny_adapters, out) == 0  # the project's own merged/, GGUF and Modelfile are replaced
+    assert f"Replaced stoic-f16.gguf (written {record['written']} from {record['from']})." in capsys.readouterr().out
     assert (out / "merged" / "config.json").is_file() and (out / "Modelfile").read_text().startswith("FROM ./")
+    with open(out / "stoic-f16.gguf", "ab") as gguf:  # changed by hand since the export wrote it
+        gguf.write(b"edited")
+    changed = (out / "stoic-f16.gguf").read_bytes()
+    assert _export(tiny_adapters, out) == 1
+    assert "was changed after stoic-workshop wrote it" in _error(capsys)
+    assert (out / "stoic-f16.gguf").read_bytes() == changed
+    (out / "stoic-f16.gguf").unlink()
     capsys.readouterr()
     (out / "merged" / "notes.txt").write_text("mine")  # added by hand to the project's merged folder
     assert _export(tiny_adapters, out) == 1

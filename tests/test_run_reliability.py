@@ -142,3 +142,18 @@ def test_run_and_export_into_a_folder_they_cannot_write_say_so_before_any_work(t
     assert code == 1
     error = err.strip().splitlines()[-1]
     assert error.startswith(f"error: Cannot write into {out} (") and "pass --out a folder you can write" in error
+
+
+def test_a_run_into_a_folder_trained_on_another_model_is_refused_before_any_work(finished_run, cli, tmp_path):
+    """The adapters in OUT/adapter were trained on SmolLM2; `run --model gemma-3-270m` into that folder would resume
+    or evaluate them on another model. It stops with one line naming both models, and nothing in the folder changes."""
+    out = tmp_path / "run"
+    shutil.copytree(finished_run[0], out)
+    before = {p.name: _sha(p) for p in (out / "adapter").iterdir() if p.is_file()}
+    code, printed, err = cli("run", "--out", out, "--model", "gemma-3-270m", "--steps", "2", *TINY)
+    assert code == 1
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error:") and "smollm2-135m-instruct" in line and "gemma-3-270m" in line, line
+    assert "--out" in line  # what to do: another folder, or the model the folder was trained on
+    assert "[train]" not in printed
+    assert before == {p.name: _sha(p) for p in (out / "adapter").iterdir() if p.is_file()}

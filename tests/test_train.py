@@ -207,27 +207,47 @@ def test_the_card_describes_the_adapters_in_the_folder_and_keeps_the_learners_ow
 
 
 def test_a_killed_run_resumes_from_its_checkpoint_and_ends_at_the_same_step(tiny_gemma3, gemma_tok, tmp_path):
+    """A real kill -9 after a checkpoint, then --resume: the same steps, each logged once, and the energy of both
+    parts in training.json and the model card (each checkpoint holds the energy measured up to it)."""
+    import pandas as pd
+
     folder = tiny_folder(tmp_path, tiny_gemma3, gemma_tok)
     out = tmp_path / "adapters"
     cmd = [sys.executable, "-m", "stoic_workshop.cli", "train", "--model", str(folder), "--out", str(out),
-           "--steps", "40", "--save-steps", "4", "--no-energy"]
+           "--steps", "16", "--save-steps", "4"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while last_checkpoint(out) is None and proc.poll() is None and time.time() < deadline:
+    while (last_checkpoint(out) is None or not (last_checkpoint(out) / "energy.json").exists()) and \
+            proc.poll() is None and time.time() < deadline:  # the checkpoint, and the energy measured up to it
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)  # no chance to clean up, as when Colab drops the runtime
     proc.wait()
     killed_at = last_checkpoint(out)
     assert killed_at is not None and not (out / "adapter_model.safetensors").exists()
-    assert int(killed_at.name.split("-")[1]) < 40
+    assert int(killed_at.name.split("-")[1]) < 16
+    killed = json.loads((killed_at / "energy.json").read_text())["parts"]  # read now: the resumed run rotates it out
 
     done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"Resuming from {killed_at}" in done.stdout
     record = json.loads((out / "training.json").read_text())
-    assert record["steps"] == 40
-    assert [step for step, _ in record["losses"]] == list(range(1, 41))  # each step logged once, none lost
+    assert record["steps"] == 16
+    assert [step for step, _ in record["losses"]] == list(range(1, 17))  # each step logged once, none lost
+
+    step = killed_at.name.split("-")[1]
+    first, second = record["energy"]  # the killed part up to its checkpoint, then the resumed part
+    assert first["phase"] == second["phase"] == "training"
+    assert f"earlier part of this training, measured up to its checkpoint at step {step}" in first["note"]
+    assert f"resumed from step {step}" in second["note"]
+    assert len(killed) == 1 and first["kWh"] == pytest.approx(killed[0]["kWh"]) and first["kWh"] > 0
+    csv = pd.read_csv(out / "energy" / "emissions.csv")  # one row per part, the killed one as of its checkpoint
+    assert len(csv) == 2 and csv.run_id.is_unique
+    assert sorted(csv.energy_consumed) == pytest.approx(sorted([first["kWh"], second["kWh"]]))
+    card = (out / "README.md").read_text()
+    total = first["kWh"] + second["kWh"]
+    assert "resumed from a checkpoint: 2 parts, all counted" in card
+    assert f"{total:.3g} kWh" in card, card[-1500:]  # the label's training energy: both parts
 
 
 def test_cpu_qlora_trains_a_4bit_base_whose_adapters_load_on_the_full_precision_base(tmp_path):
@@ -300,6 +320,27 @@ def test_a_run_without_resume_says_there_is_a_checkpoint_and_how_to_continue_fro
     said = capsys.readouterr().out
     assert "holds an earlier run's checkpoint at step 2: starting again from step 0" in said
     assert "finetune(..., resume=True), or `stoic-workshop train --resume`" in said
+
+
+def test_resuming_from_a_checkpoint_of_another_model_is_refused(tiny_gemma3, gemma_tok, tmp_path):
+    """A checkpoint records the base model it was trained on: resumed with another one, it would load one model's
+    optimizer and adapters into the other. Refused, naming both models, before any step."""
+    from transformers import AutoModelForCausalLM
+
+    data = sw.make_dataset(n=4)
+    first, other = tiny_folder(tmp_path / "a", tiny_gemma3, gemma_tok), tiny_folder(tmp_path / "b", tiny_gemma3,
+                                                                                    gemma_tok)
+    out = tmp_path / "adapters"
+    sw.finetune(AutoModelForCausalLM.from_pretrained(first), gemma_tok, data, out, max_steps=1, save_steps=1,
+                energy=False, progress=False)
+    with pytest.raises(ValueError) as refused:
+        sw.finetune(AutoModelForCausalLM.from_pretrained(other), gemma_tok, data, out, max_steps=2, energy=False,
+                    progress=False, resume=True)
+    assert str(first) in str(refused.value) and str(other) in str(refused.value)
+    assert "checkpoint-1" in str(refused.value) and last_checkpoint(out).name == "checkpoint-1"
+    resumed = sw.finetune(AutoModelForCausalLM.from_pretrained(first), gemma_tok, data, out, max_steps=2,
+                          energy=False, progress=False, resume=True)  # the same model resumes as before
+    assert resumed.steps == 2
 
 
 def test_the_recipe_is_trls_own_config_plus_the_lora_fields_with_errors_that_show_the_form():
