@@ -567,20 +567,23 @@ def portable_base(base: str) -> str:
 
 
 def same_base(a: str, b: str) -> bool:
-    """Whether two names of a base model are the same model: a preset, its Hub id, its converted folder in this
-    package's cache, or the same local folder written two ways."""
+    """Whether two names of a base model are the same model: a preset, its Hub id or pre-quantized 4-bit copy (what
+    a GPU loads), its converted folder in this package's cache, or the same local folder written two ways."""
     return _one_name(a) == _one_name(b)
 
 
 def _one_name(name: str) -> str:
     name = portable_base(str(name))
-    try:
-        preset, source = resolve_model(name)
-    except ValueError:  # not a preset: a name as it is
-        return name
-    if preset is None:
-        return str(Path(source).resolve()) if Path(source).is_dir() else source
-    return preset.name if preset.offline else (preset.repo or preset.name)
+    preset = PRESETS.get(name)
+    if preset is not None and not preset.repo:
+        return preset.name  # an offline preset
+    name = preset.repo if preset is not None else name  # a Hub preset stands for its repository
+    # the repository's preset; a pre-quantized copy is its full-precision model's (gemma-2-2b-4bit is gemma-2-2b)
+    known = [p for p in PRESETS.values() if name == p.repo_4bit] or [p for p in PRESETS.values() if name == p.repo]
+    if known:
+        return known[0].name
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_dir() else name
 
 
 def check_same_base(checkpoint: Path | None, model) -> None:

@@ -5,6 +5,8 @@ cores ($OMP_NUM_THREADS, set here before torch starts; the package reads it too,
 that share a costly module or session fixture run on one process (`--dist loadgroup`), so that it is built once."""
 
 import os
+import subprocess
+import sys
 
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # set by pytest-xdist in each of its processes
     os.environ.setdefault("OMP_NUM_THREADS",
@@ -116,6 +118,16 @@ def cli(capsys):
         return code, printed.out, printed.err
 
     return call
+
+
+@pytest.fixture(scope="session")
+def has_llama_cpp():
+    """`has_llama_cpp(python)`: whether that Python (a venv's; default, this one) imports llama.cpp's bindings. The
+    offline and colab profiles have none; requirements-dev.txt has them, and the checks that run a GGUF need them."""
+    def check(python: str = sys.executable) -> bool:
+        return subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0
+
+    return check
 
 
 @pytest.fixture(scope="session")

@@ -205,3 +205,17 @@ def test_an_unusable_model_cache_is_named_with_the_variable_that_sets_it(tmp_pat
     assert "it is set by $STOIC_WORKSHOP_CACHE. Set STOIC_WORKSHOP_CACHE to a folder you can write" in error
     with pytest.raises(sw.models.CacheError, match=r"cache.*cannot be used.*STOIC_WORKSHOP_CACHE"):
         sw.export.converter()  # the converter lives in the same cache
+
+
+def test_a_base_model_is_the_same_under_each_of_its_names(tmp_path):
+    """A resumed or rerun training refuses another base model (train.py, pipeline.py); a preset's Hub id, its
+    pre-quantized 4-bit copy (what a GPU loads) and its converted cache folder are the same model, not another."""
+    from stoic_workshop.models import PRESETS, cache_dir, same_base
+
+    for preset in PRESETS.values():
+        for name in filter(None, (preset.repo, preset.repo_4bit)):
+            assert same_base(name, preset.name), name
+    assert same_base(str(cache_dir() / "models" / "smollm2-135m-instruct"), "smollm2-135m-instruct")
+    assert same_base(str(tmp_path), f"{tmp_path}/./")  # one folder written two ways
+    assert not same_base("smollm2-135m-instruct", "gemma-3-270m")
+    assert not same_base("gemma-2-2b", "gemma-2-2b-it") and not same_base("org/a", "org/b")

@@ -179,13 +179,6 @@ def _run_alone(out: Path, names=(), cwd=None):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
 
-def _has_llama_cpp() -> bool:
-    """Whether the Python that runs the notebooks has llama.cpp's bindings."""
-    venv = _wheel_venv()
-    python = str(venv / "bin" / "python") if venv else sys.executable
-    return subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0
-
-
 def _keep(work: Path, into: str, names) -> Path:
     """Copy the executed notebooks (.ipynb + .html) out of their working folders in `work` into ARTIFACTS/`into`."""
     out = ARTIFACTS / into
@@ -330,14 +323,16 @@ def test_a_failing_cell_keeps_the_executed_copy(tmp_path):
 
 
 @_alone("03_evaluation")
-def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(executed, work):
+def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(executed, work, has_llama_cpp):
     import pandas as pd
 
     nb = executed("03_evaluation")
     printed = _printed(nb)
     # The offline default judge: llama.cpp's server where its bindings are installed (requirements-dev.txt), else the
     # model itself through transformers, as for an attendee (the `offline` and `colab` profiles have no llama.cpp).
-    judge = ("on a local llama.cpp server (offline default" if _has_llama_cpp() else
+    venv = _wheel_venv()  # the Python that runs the notebooks
+    judge = ("on a local llama.cpp server (offline default" if has_llama_cpp(str(venv / "bin" / "python") if venv else
+                                                                             sys.executable) else
              "in this process (transformers), adapters off")
     assert f"Judge: smollm2-135m-instruct {judge}" in printed
     assert "Well done: you added 'calm', 'serene', 'serenity'" in printed  # the lexicon exercise's check

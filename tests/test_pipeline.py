@@ -18,11 +18,8 @@ def _python_of(finished_run) -> str:
     return str(Path(venv) / "bin" / "python") if venv else sys.executable
 
 
-def _has_llama_cpp(python: str) -> bool:
-    return subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0
-
-
-def test_run_writes_every_output_into_one_folder_and_a_second_run_resumes(finished_run, cli, tmp_path):
+def test_run_writes_every_output_into_one_folder_and_a_second_run_resumes(finished_run, cli, tmp_path,
+                                                                          has_llama_cpp):
     made, printed = finished_run  # `run --steps 2 --prompts 2`, energy measured
     run = RunFolder(made)  # the one place the layout is named: every file of it is there
     for path in [run.data, run.adapter / "adapter_config.json", run.adapter / "adapter_model.safetensors",
@@ -33,7 +30,7 @@ def test_run_writes_every_output_into_one_folder_and_a_second_run_resumes(finish
     answers = pd.read_csv(made / "answers.csv", keep_default_na=False)
     assert len(answers) == 2 and (answers["before"] != "").all() and (answers["fine-tuned"] != "").all()
     checks = pd.read_csv(made / "checks.csv", keep_default_na=False)
-    if _has_llama_cpp(_python_of(finished_run)):  # the GGUF file answered through llama.cpp and ended its turn
+    if has_llama_cpp(_python_of(finished_run)):  # the GGUF file answered through llama.cpp and ended its turn
         assert (checks["ok"] == "True").all() and (checks["stopped by"] == "stop").all()
     else:  # the wheel's venv, without llama.cpp as on Colab: not checked, and the table says why
         assert (checks["ok"] == "not checked").all() and (checks["stopped by"] == "not run").all()
@@ -68,7 +65,6 @@ def test_run_writes_every_output_into_one_folder_and_a_second_run_resumes(finish
 
 def test_every_subcommand_has_help(cli):
     import argparse
-    import subprocess
 
     from stoic_workshop.cli import build_parser
 
