@@ -18,6 +18,7 @@ without permissions), CodeCarbon *estimates* CPU power from CPU load and a TDP t
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -73,9 +74,26 @@ class _Phase:
     parts: dict = field(default_factory=dict)  # {"GPU"|"CPU"|"RAM": (kWh, "measured" or "estimated")}
     hardware: str = ""              # what CodeCarbon found: GPUs and CPU
     items: int | None = None        # answers the phase produced (set inside the block): energy per 1,000
+    resumed: str = ""               # a training resumed from a checkpoint: "all measured" or "earlier not measured"
 
     def add_note(self, text: str) -> None:
         self.note = "; ".join(filter(None, [self.note, text]))
+
+    def record(self) -> dict:
+        """The phase as a row: report()'s columns, plus its parts and hardware (a checkpoint's energy.json)."""
+        return {"phase": self.name, "seconds": self.seconds, "kWh": self.kwh, "g CO2eq": self.g_co2eq,
+                "power": self.power, "note": self.note, "parts": self.parts, "hardware": self.hardware}
+
+    def fill(self, data, tracker) -> None:
+        """Take a CodeCarbon reading: its EmissionsData, or its row in emissions.csv (the same names)."""
+        self.kwh, self.g_co2eq = float(data.energy_consumed), 1000 * float(data.emissions)
+        self.power, how = _power_source(tracker)
+        self.add_note(how)
+        cpu = self.power  # RAPL or a model; GPUs through NVML are read, RAM is always modelled by CodeCarbon
+        self.parts = {name: (float(kwh), how) for name, kwh, how in (
+            ("GPU", data.gpu_energy, "measured"), ("CPU", data.cpu_energy, cpu), ("RAM", data.ram_energy, "estimated"))
+            if name != "GPU" or data.gpu_count}
+        self.hardware = _hardware(data.gpu_count, data.gpu_model, data.cpu_model)
 
 
 class Energy:
@@ -140,25 +158,26 @@ class Energy:
 
             rows = pd.read_csv(self.csv_path)
             row = rows[rows.run_id == str(tracker.run_id)].iloc[-1]
+            now = _Phase(record.name, seconds=float(row.duration))
+            now.fill(row, tracker)
         except Exception:  # a measurement that cannot be read must spare the training
             return None
-        power, how = _power_source(tracker)
-        parts = {name: [float(row[column]), how_] for name, column, how_ in (
-            ("GPU", "gpu_energy", "measured"), ("CPU", "cpu_energy", power), ("RAM", "ram_energy", "estimated"))
-            if name != "GPU" or int(row["gpu_count"] or 0)}
-        return {"phase": record.name, "seconds": float(row["duration"]), "kWh": float(row["energy_consumed"]),
-                "g CO2eq": 1000 * float(row["emissions"]), "power": power, "note": how, "parts": parts,
-                "hardware": _hardware(row["gpu_count"], row["gpu_model"], row["cpu_model"])}
+        return now.record()
 
-    def add_earlier(self, parts: list[dict], note: str, *, before: _Phase) -> None:
-        """Count phases measured by earlier processes (`so_far`'s dicts), just before the phase `before`: a training
-        resumed from a checkpoint reports the energy of all its parts."""
-        earlier = [_Phase(p["phase"], seconds=p["seconds"], kwh=p["kWh"], g_co2eq=p["g CO2eq"], power=p["power"],
-                          note="; ".join(filter(None, [note, p.get("note", "")])),
-                          parts={k: tuple(v) for k, v in p.get("parts", {}).items()}, hardware=p.get("hardware", ""))
-                   for p in parts]
-        at = next(i for i, p in enumerate(self.phases) if p is before)
-        self.phases[at:at] = earlier
+    def resumed(self, phase: _Phase, step: str, earlier: list[dict] | None) -> None:
+        """`phase` continued a training from its checkpoint at `step`: count the parts measured before it (`so_far`'s
+        records, kept in the checkpoint; None where they were not measured), just before it, and say so."""
+        phase.add_note(f"resumed from step {step}" + ("" if earlier is not None else
+                                                      ": the steps before it were not measured"))
+        phase.resumed = "all measured" if earlier is not None else "earlier not measured"
+        note = (f"an earlier part of this training, measured up to its checkpoint at step {step} (the work after it "
+                "was lost and is not counted)")
+        parts = [_Phase(p["phase"], seconds=p["seconds"], kwh=p["kWh"], g_co2eq=p["g CO2eq"], power=p["power"],
+                        note="; ".join(filter(None, [note, p.get("note", "")])),
+                        parts={k: tuple(v) for k, v in p.get("parts", {}).items()}, hardware=p.get("hardware", ""))
+                 for p in earlier or []]
+        at = next(i for i, p in enumerate(self.phases) if p is phase)
+        self.phases[at:at] = parts
 
     def _start(self, record: _Phase):
         """A started tracker, or None with the reason noted on `record`."""
@@ -185,15 +204,7 @@ class Energy:
         if data is None:
             record.add_note(self._not_measured("CodeCarbon failed inside and recorded nothing"))
             return
-        record.kwh = data.energy_consumed
-        record.g_co2eq = data.emissions * 1000
-        record.power, how = _power_source(tracker)
-        record.add_note(how)
-        cpu = record.power  # RAPL or a model; GPUs through NVML are read, RAM is always modelled by CodeCarbon
-        record.parts = {name: (kwh, how) for name, kwh, how in (
-            ("GPU", data.gpu_energy, "measured"), ("CPU", data.cpu_energy, cpu), ("RAM", data.ram_energy, "estimated"))
-            if name != "GPU" or data.gpu_count}
-        record.hardware = _hardware(data.gpu_count, data.gpu_model, data.cpu_model)
+        record.fill(data, tracker)
 
     def _not_measured(self, reason: str) -> str:
         """Say once, in one line, that energy is not being measured, and return the reason for the report."""
@@ -206,8 +217,7 @@ class Energy:
         """One row per phase, in order: seconds, kWh, g CO2eq, whether power was measured or estimated, and notes."""
         import pandas as pd
 
-        return pd.DataFrame([{"phase": p.name, "seconds": p.seconds, "kWh": p.kwh, "g CO2eq": p.g_co2eq,
-                              "power": p.power, "note": p.note} for p in self.phases],
+        return pd.DataFrame([p.record() for p in self.phases],
                             columns=["phase", "seconds", "kWh", "g CO2eq", "power", "note"])
 
     def label(self, training: str = "training") -> EnergyLabel:
@@ -376,8 +386,6 @@ ENERGY_SO_FAR = "energy.json"  # in each checkpoint: the energy of the training 
 
 def earlier_parts(checkpoint: Path | None) -> list[dict] | None:
     """The measured parts of the training that led to `checkpoint` ([] for a fresh start), None if not measured."""
-    import json
-
     if checkpoint is None:
         return []
     try:
@@ -390,8 +398,6 @@ def earlier_parts(checkpoint: Path | None) -> list[dict] | None:
 def energy_at_checkpoints(energy, earlier: list[dict] | None):
     """A callback that writes, into each checkpoint, the energy of the training so far: the earlier parts of a
     resumed training and this one up to now (`Energy.so_far`). A run resumed from that checkpoint counts them all."""
-    import json
-
     from transformers import TrainerCallback
 
     class EnergyAtCheckpoints(TrainerCallback):
@@ -407,11 +413,11 @@ def energy_at_checkpoints(energy, earlier: list[dict] | None):
 
 
 def _resumed(trained: list[_Phase]) -> str:
-    """What the label says of a training resumed from a checkpoint (see train.py's energy at checkpoints)."""
-    resumed = [p for p in trained if "resumed from step" in p.note]
+    """What the label says of a training resumed from a checkpoint (`Energy.resumed`)."""
+    resumed = [p.resumed for p in trained if p.resumed]
     if not resumed:
         return ""
-    if any("not measured" in p.note for p in resumed):
+    if "earlier not measured" in resumed:
         return "resumed from a checkpoint: the steps before it were not measured, so this counts only the last part"
     return f"resumed from a checkpoint: {len(trained)} parts, all counted"
 

@@ -586,16 +586,24 @@ def _one_name(name: str) -> str:
     return str(path.resolve()) if path.is_dir() else name
 
 
+def trained_on(folder: Path | None) -> str | None:
+    """The base model that the adapters in `folder` (or a checkpoint) record, as written there; None where there are
+    none or they do not say."""
+    try:
+        return json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"] or None
+    except (TypeError, OSError, ValueError, KeyError):
+        return None
+
+
 def check_same_base(checkpoint: Path | None, model) -> None:
     """Refuse to resume `model` from a checkpoint trained on another base model (its adapter_config.json says)."""
-    try:
-        trained_on = json.loads((checkpoint / "adapter_config.json").read_text())["base_model_name_or_path"]
-    except (TypeError, OSError, ValueError, KeyError):
+    recorded = trained_on(checkpoint)
+    if recorded is None:
         return  # no checkpoint, or one that does not say
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     this = getattr(getattr(inner, "config", None), "_name_or_path", "") or ""
-    if trained_on and this and not same_base(trained_on, this):
-        raise ValueError(f"{checkpoint} was trained on {portable_base(trained_on)}, and this model is "
+    if this and not same_base(recorded, this):
+        raise ValueError(f"{checkpoint} was trained on {portable_base(recorded)}, and this model is "
                          f"{portable_base(this)}: resuming would carry one model's adapters and optimizer into the "
                          "other. Train into another output folder, or resume with the model the checkpoint was "
                          "trained on.")

@@ -109,20 +109,17 @@ def _remember(out: Path, label: str, inputs: dict) -> None:
     os.replace(part, path)
 
 
-def _check_trained_on(adapter: Path, model_name: str, out: Path) -> None:
+def _check_trained_on(adapter: Path, model_name: str) -> None:
     """Refuse a run whose adapters, or their checkpoints, were trained on another model than the one asked."""
-    from .models import portable_base, same_base
+    from .models import portable_base, same_base, trained_on
     from .train import last_checkpoint
 
     for folder in (adapter, last_checkpoint(adapter)):
-        try:
-            trained_on = json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
-        except (TypeError, OSError, ValueError, KeyError):
-            continue
-        if trained_on and not same_base(trained_on, model_name):
-            raise ValueError(f"{adapter} holds adapters trained on {portable_base(trained_on)}, and this run asks for "
+        recorded = trained_on(folder)
+        if recorded is not None and not same_base(recorded, model_name):
+            raise ValueError(f"{adapter} holds adapters trained on {portable_base(recorded)}, and this run asks for "
                              f"{model_name}: pass --out a new folder for {model_name}, or --model "
-                             f"{portable_base(trained_on)} to go on with this run.")
+                             f"{portable_base(recorded)} to go on with this run.")
 
 
 def _trained(adapter: Path, steps: int) -> bool:
@@ -264,7 +261,7 @@ def _run(out: Path, questions: list[str], *, model, steps, quants, name, energy,
 
     # 2. training (resumes from checkpoints in adapter/), by the same recipe as `train` and notebook 2
     t = time.time()
-    _check_trained_on(run.adapter, model_name, out)
+    _check_trained_on(run.adapter, model_name)
     base, tokenizer = load_model(model_name, verbose=progress)
     ready = _trained(run.adapter, steps)
     if not ready:

@@ -839,12 +839,7 @@ def _finetune(model, tokenizer, dataset, config, *, resume, energy, progress, **
     if guard.diverged:
         raise TrainingDiverged(guard.diverged)
     if energy and start_from is not None:  # the card and training.json count every part of a resumed training
-        step = start_from.name.split("-")[-1]
-        if earlier:
-            energy.add_earlier(earlier, f"an earlier part of this training, measured up to its checkpoint at step "
-                                        f"{step} (the work after it was lost and is not counted)", before=phase)
-        phase.add_note(f"resumed from step {step}" + ("" if earlier is not None else
-                                                      ": the steps before it were not measured"))
+        energy.resumed(phase, start_from.name.split("-")[-1], earlier)
 
     if trainer.is_fsdp_enabled:  # the adapters gathered whole from every shard, saved as one standard PEFT folder
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
