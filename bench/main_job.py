@@ -6,7 +6,8 @@ the same machine and the same load:
 
 - old: answers 4 prompts at a time (`answers(batch_size=4)`, the default before issue 30), perplexity through the
   model's own loss over each whole window (the output layer on every position);
-- new: the 16 complaints in one left-padded batch (`answers`'s default now), the output layer only where a token
+- new: the 16 complaints in one left-padded batch, each twice, with the adapters off and on (`answers(...,
+  before="before")`: PEFT's mixed-adapter batch, as `stoic-workshop run` does), the output layer only where a token
   is scored (`evaluate._window_loss`).
 Training is the same recipe both ways (`StoicConfig(max_steps=steps)`, TRL's SFTTrainer, the CPU route): the
 profile found nothing to cut that leaves the losses unchanged (see the results' README); it runs twice to show its
@@ -19,6 +20,9 @@ to bench/results/main_job/ (main_job.json, main_job.md).
 
     python bench/main_job.py                       # the issue's size: 60 steps, 16 complaints
     python bench/main_job.py --steps 2 --prompts 4 # a smoke test
+    python bench/main_job.py --mixed RUN/adapter   # only: the 32 answers as two batches of 16 (adapters off, then on)
+                                                   # and as one mixed-adapter batch of 32, alternated, 2 rounds each
+                                                   # (mixed_batch.md)
     python bench/main_job.py --alone RUN/adapter   # only: a batch of 16 against one prompt at a time, token by token,
                                                    # with those adapters off and on (alone_vs_batched.txt)
 """
@@ -66,10 +70,14 @@ def evaluate(model_name: str, adapter: Path, questions: list[str], *, old: bool)
     batch = OLD_BATCH if old else ev.BATCH_SIZE
     times = {}
     t = time.perf_counter()
-    with tuned.disable_adapter():
-        table = ev.answers(tuned, tok, questions, name="before", batch_size=batch, progress=False)
-    table["fine-tuned"] = ev.answers(tuned, tok, questions, name="fine-tuned", batch_size=batch,
-                                     progress=False)["fine-tuned"]
+    if old:
+        with tuned.disable_adapter():
+            table = ev.answers(tuned, tok, questions, name="before", batch_size=batch, progress=False)
+        table["fine-tuned"] = ev.answers(tuned, tok, questions, name="fine-tuned", batch_size=batch,
+                                         progress=False)["fine-tuned"]
+    else:  # adapters off and on for every complaint in one mixed-adapter batch, as `stoic-workshop run` does
+        table = ev.answers(tuned, tok, questions, name="fine-tuned", before="before", batch_size=batch,
+                           progress=False)
     times["answers (32)"] = time.perf_counter() - t
     t = time.perf_counter()
     scored = ev.score_answers(table)
@@ -90,7 +98,10 @@ def evaluate(model_name: str, adapter: Path, questions: list[str], *, old: bool)
 
 def parting(model_name: str, adapter: Path, questions: list[str], old: dict, new: dict) -> list[dict]:
     """For each answer that differs between the ways: the step where greedy decoding parted, and the gap there
-    between the two likeliest tokens, in the old way's batch of 4 and in the new way's batch of all."""
+    between the two likeliest tokens, in the old way's batch of 4 and in the new way's batch of all, each complaint
+    twice (adapters off and on)."""
+    import contextlib
+
     import torch
 
     import stoic_workshop as sw
@@ -108,12 +119,14 @@ def parting(model_name: str, adapter: Path, questions: list[str], old: dict, new
         for i in differ:
             runs = {}
             first = i // OLD_BATCH * OLD_BATCH
-            for label, batch, row in (("old batch", texts[first:first + OLD_BATCH], i - first),
-                                      ("new batch", texts, i)):
+            mixed = ["__base__"] * len(texts) + ["default"] * len(texts)
+            for label, batch, row, names in (("old batch", texts[first:first + OLD_BATCH], i - first, None),
+                                             ("new batch", texts + texts, i + len(texts) * (name != "before"),
+                                              mixed)):
                 enc = tok(batch, return_tensors="pt", padding=True, add_special_tokens=False)
-                off = tuned.disable_adapter() if name == "before" else torch.inference_mode()
+                off = tuned.disable_adapter() if name == "before" and names is None else contextlib.nullcontext()
                 with off, torch.inference_mode():
-                    out = tuned.generate(**enc, **settings)
+                    out = tuned.generate(**enc, **settings, **({"adapter_names": names} if names else {}))
                 runs[label] = (out.sequences[row, enc.input_ids.shape[1]:], [s[row] for s in out.scores])
             (a, sa), (b, sb) = runs["old batch"], runs["new batch"]
             step = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), None)
@@ -183,12 +196,47 @@ def alone_vs_batched(model_name: str, adapter: Path, questions: list[str]) -> st
     return "\n".join(lines)
 
 
+def mixed_vs_two_batches(model_name: str, adapter: Path, questions: list[str], rounds: int = 2) -> str:
+    """The 32 answers of the main job two ways, alternated in one process: two batches of 16 (adapters off, then on)
+    and one batch of 32 with PEFT's mixed adapters (`answers(..., before="before")`); seconds and same-text counts."""
+    import stoic_workshop as sw
+    import stoic_workshop.evaluate as ev
+    from stoic_workshop.models import load_adapters
+
+    base, tok = sw.load_model(model_name, verbose=False)
+    tuned = load_adapters(base, adapter)
+    times, tables = {"two batches of 16": [], "one mixed batch of 32": []}, {}
+    for _ in range(rounds):
+        t = time.perf_counter()
+        with tuned.disable_adapter():
+            two = ev.answers(tuned, tok, questions, name="before", progress=False)
+        two["fine-tuned"] = ev.answers(tuned, tok, questions, name="fine-tuned", progress=False)["fine-tuned"]
+        times["two batches of 16"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        one = ev.answers(tuned, tok, questions, name="fine-tuned", before="before", progress=False)
+        times["one mixed batch of 32"].append(time.perf_counter() - t)
+        tables = {"two batches of 16": two, "one mixed batch of 32": one}
+    a, b = (min(v) for v in times.values())
+    lines = [f"The main job's {2 * len(questions)} answers ({model_name}, {adapter}), {rounds} rounds alternated in "
+             f"one process; {platform.processor() or platform.machine()}, {os.cpu_count()} cores; load average "
+             f"{load()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+             "| way | s per round | best |", "|---|---|---|"]
+    lines += [f"| {way} | {', '.join(f'{x:.1f}' for x in v)} | {min(v):.1f} |" for way, v in times.items()]
+    lines += ["", f"Best two batches / best mixed batch: {a / b:.2f}x"]
+    for name in ("before", "fine-tuned"):
+        same = sum(x == y for x, y in zip(tables["two batches of 16"][name], tables["one mixed batch of 32"][name]))
+        lines.append(f"Answers '{name}': {same} of {len(questions)} the same text both ways.")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--prompts", type=int, default=16)
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--mixed", metavar="ADAPTER", help="only time the 32 answers as two batches of 16 against one "
+                    "mixed-adapter batch of 32, with these adapters")
     ap.add_argument("--alone", metavar="ADAPTER", help="only compare a batch with one prompt at a time, token by "
                     "token, with these adapters (e.g. a run's adapter folder)")
     args = ap.parse_args()
@@ -198,6 +246,12 @@ def main():
     from stoic_workshop.pipeline import pick_questions
 
     questions = pick_questions(args.prompts)
+    if args.mixed:
+        text = mixed_vs_two_batches(args.model, Path(args.mixed), questions)
+        print(text)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "mixed_batch.md").write_text(text + "\n")
+        return
     if args.alone:
         text = alone_vs_batched(args.model, Path(args.alone), questions)
         print(text)
@@ -234,7 +288,9 @@ def main():
                   f"{[round(x, 6) for x in ways['new']['train']['losses'][:5]]}; all {args.steps} equal: "
                   f"{ways['old']['train']['losses'] == ways['new']['train']['losses']}", ""]
     for way in ("old", "new"):
-        lines += [f"Scores, {way} way ({OLD_BATCH if way == 'old' else 'all'} prompts a batch):", "",
+        lines += [f"Scores, {way} way ("
+                  + (f"{OLD_BATCH} prompts a batch, adapters off then on" if way == "old" else
+                     "all prompts in one batch, each with adapters off and on") + "):", "",
                   "| metric | before | fine-tuned | change (paired) |", "|---|---|---|---|"]
         lines += [f"| {r['metric']} | {r['before']} | {r['fine-tuned']} | {r['change (paired)']} |"
                   for r in ways[way]["summary"]]

@@ -31,7 +31,7 @@ from .generation import complete, generate, reply
 from .judging import (RUBRIC, JudgeError, calibrate, compare, judge, parse_verdict,
                       win_rate)
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
-                     load_adapters, load_model, model_folder, pick_models)
+                     load_adapters, load_model, model_folder, model_source, pick_models)
 from .memory import Estimate, NF4Report, estimate_memory, memory_table, nf4_error, plot_memory
 from .score import LEXICON, NAMES, add_words, highlight, meaning_score, name_drops, stoic_matches, stoic_score
 from .quotes import Passage, check_quotes, highlight_quotes, invented
@@ -60,7 +60,7 @@ def __getattr__(name):
 
 __all__ = [
     "PRESETS", "Preset", "Hardware", "TokenizerMismatch",
-    "load_model", "model_folder", "cache_dir", "hardware", "pick_models", "check_tokenizer",
+    "load_model", "model_folder", "model_source", "cache_dir", "hardware", "pick_models", "check_tokenizer",
     "GEMMA_TEMPLATE", "render", "end_of_turn", "check_chat_tokens",
     "generate", "complete", "reply",
     "side_by_side",

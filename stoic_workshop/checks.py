@@ -2,7 +2,7 @@
 
 Every exercise starts undone: its cell holds a stub, e.g. `MY_PROMPT = ...  # TODO: a complaint of your own`.
 While the value still holds that `...` (anywhere in it), its checker prints one "Not done yet" line naming what to
-fill in and returns without raising, and the helpers for the cells after it (`ask_both`, `mix_yours`,
+fill in and returns without raising, and the helpers for the cells after it (`mix_yours`,
 `finetune_yours`) carry on without the learner's part, saying so: a notebook run top to bottom with no exercise
 done goes through. On an attempt, a checker prints what is right, or raises CheckFailed saying what to fix.
 CI runs the notebooks with the solutions filled in (`stoic-workshop workshop --solutions`, see workshop.py), so a
@@ -12,7 +12,7 @@ solution that stops passing its check fails the run, exactly as a learner would 
 from __future__ import annotations
 
 __all__ = ["CheckFailed", "check_my_prompt", "check_my_pairs", "check_lora_choice", "check_my_lexicon",
-           "check_my_rubric", "check_my_modelfile", "check_my_knowledge_question", "ask_both", "mix_yours",
+           "check_my_rubric", "check_my_modelfile", "check_my_knowledge_question", "mix_yours",
            "finetune_yours"]
 
 
@@ -39,29 +39,6 @@ def _not_done(names: str, what: str, meanwhile: str = "") -> None:
     """The one line an untouched stub gets: not an error, a reminder of what to fill in."""
     print(f"⏳ Not done yet: {names} still holds `...`: {what}, then run the cells from there again."
           + (f" {meanwhile}" if meanwhile else ""))
-
-
-def _name(model) -> str:
-    return getattr(getattr(model, "load_report", None), "name", None) or type(model).__name__
-
-
-def ask_both(prompt, *, base, instruct, max_new_tokens: int = 60):
-    """Your complaint to both models, side by side: the base model continues the bare text, the instruct model
-    answers it inside its chat template. `base` and `instruct` are (model, tokenizer) pairs.
-
-    Example: `ask_both("Mondays.", base=(base_model, base_tok), instruct=(chat_model, chat_tok))` -> a table.
-    While MY_PROMPT is still `...`, nothing is generated and a line says so (returns None).
-    """
-    from .generation import complete, reply
-    from .show import side_by_side
-
-    if _todo(prompt):
-        return _not_done("MY_PROMPT", "write a complaint of your own there, in quotes",
-                         "Until then there is nothing to compare.")
-    (base_model, base_tok), (chat_model, chat_tok) = base, instruct
-    return side_by_side([prompt], {
-        f"Base: {_name(base_model)}": [complete(base_model, base_tok, prompt, max_new_tokens=max_new_tokens)],
-        f"Instruct: {_name(chat_model)}": [reply(chat_model, chat_tok, prompt, max_new_tokens=max_new_tokens)]})
 
 
 def mix_yours(train, pairs):

@@ -460,11 +460,11 @@ def _chat_model(args):
     from .chat import end_of_turn, render
 
     if (path / "adapter_config.json").is_file():
-        from .models import adapter_base, base_source, load_adapters
+        from .models import adapter_base, model_source, load_adapters
 
         # the base by a name this machine resolves (adapters may come from another learner's machine); the
         # adapters checked before they are put on it: damaged, or trained on another base, is said in one line
-        base = AutoModelForCausalLM.from_pretrained(base_source(adapter_base(path)), dtype=torch.float32)
+        base = AutoModelForCausalLM.from_pretrained(model_source(adapter_base(path)), dtype=torch.float32)
         model = load_adapters(base, path)
     else:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)

@@ -30,6 +30,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .settings import env
+
 __all__ = ["World", "world", "check_world", "split_batch", "main_only", "launch_config", "LAUNCH_CONFIGS",
            "LaunchError"]
 
@@ -112,7 +114,7 @@ def check_world(here: World | None = None, *, backend: str | None = None, gpus: 
         import torch
 
         gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    backend = backend or os.environ.get("STOIC_BACKEND") or "transformers"
+    backend = backend or env("STOIC_BACKEND")
     if gpus and here.local_size > gpus:
         raise LaunchError(f"accelerate started {here.local_size} processes on this machine but it has {gpus} "
                          f"GPU{'s' if gpus > 1 else ''}: one process per GPU. Launch with --num_processes {gpus} "

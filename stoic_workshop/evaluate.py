@@ -36,6 +36,7 @@ from .generation import BATCH_SIZE, generate
 from .clients import LocalJudge
 from .quotes import check_quotes, highlight_quotes
 from .score import highlight, meaning_score, name_drops, stoic_matches
+from .settings import env
 
 __all__ = ["answers", "read_answers", "score_answers", "bootstrap_ci", "summary", "plot_scores", "perplexity",
            "forgetting", "general_text", "side_by_side_scored", "report", "pick_judge"]
@@ -71,9 +72,10 @@ def _write(table, path: Path) -> None:
     os.replace(part, path)
 
 
-def answers(model, tokenizer, prompts: list[str] | None = None, *, name: str, out=None, chat: bool = True,
-            max_new_tokens: int = 150, batch_size: int = BATCH_SIZE, system: str | None = None, fresh: bool = False,
-            repetition_penalty: float = 1.1, no_repeat_ngram_size: int = 4, progress: bool = True):
+def answers(model, tokenizer, prompts: list[str] | None = None, *, name: str, before: str | None = None, out=None,
+            chat: bool = True, max_new_tokens: int = 150, batch_size: int = BATCH_SIZE, system: str | None = None,
+            fresh: bool = False, repetition_penalty: float = 1.1, no_repeat_ngram_size: int = 4,
+            progress: bool = True):
     """Greedy answers of one model to the evaluation prompts, as a column `name` of the answer table.
 
     Default prompts: the held-out complaints, never trained on. With `out` (a .csv or .jsonl path) the table
@@ -84,9 +86,18 @@ def answers(model, tokenizer, prompts: list[str] | None = None, *, name: str, ou
     decoded `batch_size` at a time (`generate`: left padding; all 16 held-out complaints in one batch). Small
     models decoded greedily fall into loops ("the road is the road, and the road is the road"), so a mild
     repetition penalty and a ban on repeated 4-word runs are on for every model alike; 1.0 and 0 turn them off.
+    `before` (a PEFT model): also the answers with its adapters off, as a column of that name. On a CPU both are
+    decoded in the same batches (PEFT's mixed-adapter batch): a decoding step reads the weights once for the two
+    answers of a prompt; the main job's 32 answers took 36.8 s against 46.0 s as two batches of 16
+    (bench/results/main_job/mixed_batch.md), the same text but at a tie of greedy decoding (1 of 32). Elsewhere
+    (a GPU model may carry Unsloth's own LoRA kernels, which know no mixed batch) one after the other, the first
+    within `model.disable_adapter()`.
     Returns the whole table: a `prompt` column and one column per model answered so far.
-    Example: `sw.answers(tuned, tok, name="fine-tuned", out="eval/answers.csv")`  # -> a table: prompt, ..., fine-tuned
+    Example: `sw.answers(tuned, tok, name="fine-tuned", before="before", out="eval/answers.csv")`
+    # -> a table: prompt, ..., before, fine-tuned
     """
+    import contextlib
+
     import pandas as pd
 
     if isinstance(prompts, str):
@@ -94,8 +105,12 @@ def answers(model, tokenizer, prompts: list[str] | None = None, *, name: str, ou
     prompts = eval_prompts() if prompts is None else list(prompts)
     if not prompts:
         raise ValueError("prompts must be a non-empty list of strings")
-    if name == "prompt":
-        raise ValueError("name 'prompt' is taken by the prompt column; call the model something else")
+    for taken in (name, before):
+        if taken == "prompt":
+            raise ValueError(f"name {taken!r} is taken by the prompt column; call the model something else")
+    if before is not None and (before == name or not hasattr(model, "disable_adapter")):
+        raise ValueError(f"before={before!r} names the answers of this PEFT model with its adapters off: it needs a "
+                         f"model with adapters (load_adapters) and a name other than {name!r}")
     out = Path(out) if out is not None else None
     table = read_answers(out) if out is not None else None
     if table is None:
@@ -105,30 +120,57 @@ def answers(model, tokenizer, prompts: list[str] | None = None, *, name: str, ou
         if missing:
             table = pd.concat([table, pd.DataFrame({"prompt": missing})], ignore_index=True)
     decoding = dict(repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram_size)
-    made_by = _fingerprint(model, max_new_tokens, system, chat, decoding)
+    made_by = {}
+    if before is not None:
+        with model.disable_adapter():
+            made_by[before] = _fingerprint(model, max_new_tokens, system, chat, decoding)
+    made_by[name] = _fingerprint(model, max_new_tokens, system, chat, decoding)
     makers = _makers(out)
-    if name in table.columns and not fresh and makers.get(name) not in (None, made_by):
-        print(f"The saved answers of {name!r} were made by another model or settings (adapters trained again?): "
-              "generating them again.")
-        fresh = True
-    if name not in table.columns or fresh:
-        table[name] = None
+    todo = {}
+    for column_name, maker in made_by.items():
+        again = fresh
+        if column_name in table.columns and not fresh and makers.get(column_name) not in (None, maker):
+            print(f"The saved answers of {column_name!r} were made by another model or settings (adapters trained "
+                  "again?): generating them again.")
+            again = True
+        if column_name not in table.columns or again:
+            table[column_name] = None
+        table[column_name] = table[column_name].astype(object)
+        column = table.set_index("prompt")[column_name]
+        todo[column_name] = [p for p in prompts if not isinstance(column.get(p), str) or not column.get(p)]
+        if todo[column_name] and len(todo[column_name]) < len(prompts) and progress:
+            print(f"Answers: {column_name}: {len(prompts) - len(todo[column_name])} of {len(prompts)} saved in {out}, "
+                  "reused.")
     if out is not None:
-        _save_makers(out, makers | {name: made_by})
-    table[name] = table[name].astype(object)
-    column = table.set_index("prompt")[name]
-    todo = [p for p in prompts if not isinstance(column.get(p), str) or not column.get(p)]
-    if todo and len(todo) < len(prompts) and progress:
-        print(f"Answers: {name}: {len(prompts) - len(todo)} of {len(prompts)} saved in {out}, reused.")
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start:start + batch_size]
-        replies = generate(model, tokenizer, batch, chat=chat, system=system, max_new_tokens=max_new_tokens,
-                           batch_size=batch_size, progress=progress, desc=f"Answers: {name}", **decoding)
-        for prompt, reply in zip(batch, replies):
-            table.loc[table["prompt"] == prompt, name] = reply
+        _save_makers(out, makers | made_by)
+
+    def decode(jobs: list[tuple[str, str]], adapter_names=None) -> None:
+        replies = generate(model, tokenizer, [p for _, p in jobs], chat=chat, system=system,
+                           max_new_tokens=max_new_tokens, batch_size=len(jobs), progress=progress,
+                           desc=f"Answers: {' and '.join(dict.fromkeys(c for c, _ in jobs))}",
+                           adapter_names=adapter_names, **decoding)
+        for (column_name, prompt), reply in zip(jobs, replies):
+            table.loc[table["prompt"] == prompt, column_name] = reply
         if out is not None:
             _write(table, out)
-    if out is not None and not todo:
+
+    if before is not None and next(model.parameters()).device.type == "cpu":
+        jobs = [(c, p) for c in made_by for p in todo[c]]
+        size = batch_size * len(made_by)  # a batch holds both answers of batch_size prompts
+        training = model.training  # PEFT mixes adapters in a batch only in eval mode (greedy decoding is the same)
+        model.eval()
+        try:
+            for start in range(0, len(jobs), size):
+                part = jobs[start:start + size]
+                decode(part, ["__base__" if c == before else model.active_adapter for c, _ in part])
+        finally:
+            model.train(training)
+    else:
+        for column_name in made_by:
+            with model.disable_adapter() if column_name == before else contextlib.nullcontext():
+                for start in range(0, len(todo[column_name]), batch_size):
+                    decode([(column_name, p) for p in todo[column_name][start:start + batch_size]])
+    if out is not None and not any(todo.values()):
         _write(table, out)
     return table[table["prompt"].isin(prompts)].reset_index(drop=True)
 
@@ -580,7 +622,7 @@ def pick_judge(kind: str | None = None, *, model=None, tokenizer=None, verbose: 
         else:
             kind = "local"
     if kind == "openai":
-        judge = OpenAIJudge(model=os.environ.get("STOIC_JUDGE_MODEL", "gpt-4o-mini"))
+        judge = OpenAIJudge(model=env("STOIC_JUDGE_MODEL"))
         judge.label = (f"{judge.model}, hosted (OpenAI API)" if judge.base_url == OPENAI_URL else
                        f"{judge.model} at {judge.base_url} (from $OPENAI_BASE_URL; the model from $STOIC_JUDGE_MODEL)")
         judge.close = lambda: None

@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .chat import end_of_turn
+from .serve import LLAMA_CPP_PYTHON  # the source package whose llama.cpp converter is used
+from .settings import env
 
 __all__ = ["merge", "to_gguf", "verify", "export_all", "Exported", "modelfile", "converter", "Check", "QUANTS",
-           "LLAMA_CPP_PYTHON", "sizes", "plot_sizes"]
+           "sizes", "plot_sizes"]
 
-LLAMA_CPP_PYTHON = "0.3.36"          # the source package whose llama.cpp converter is used (= requirements-dev.txt)
 PYTHON_QUANTS = ("f16", "bf16", "q8_0")  # written by the converter itself, in pure Python
 QUANTS = PYTHON_QUANTS + ("q4_k_m",)     # q4_k_m: llama.cpp's quantizer, through the bindings
 _CONVERTER_FILES = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/", "LICENSE")
@@ -46,7 +47,7 @@ MODELFILE_MARK = "# Written by stoic-workshop (sw.modelfile or `stoic-workshop e
 
 def _base_of(adapters: Path) -> str:
     """What transformers loads to merge the adapters into (models.adapter_base: a name any machine resolves)."""
-    from .models import PRESETS, adapter_base, base_source
+    from .models import PRESETS, adapter_base, model_source
 
     base = adapter_base(adapters)
     if not base:
@@ -56,7 +57,7 @@ def _base_of(adapters: Path) -> str:
     for preset in PRESETS.values():
         if preset.repo_4bit and base == preset.repo_4bit:
             return preset.repo
-    return base_source(base.removesuffix("-bnb-4bit"))
+    return model_source(base.removesuffix("-bnb-4bit"))
 
 
 def merge(adapters: str | os.PathLike, out: str | os.PathLike, *, base: str | None = None,
@@ -215,7 +216,7 @@ def converter(cache: str | os.PathLike | None = None, *, sdist: str | os.PathLik
 def _unpack_converter(root: Path, folder: Path, sdist) -> Path:
     """Find (or fetch) the source package and unpack the converter's files into `folder`, whole or not at all."""
     name = f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"
-    sdist = Path(sdist or os.environ.get("STOIC_LLAMA_CPP_SDIST") or root / "downloads" / name)
+    sdist = Path(sdist or env("STOIC_LLAMA_CPP_SDIST") or root / "downloads" / name)
     if not sdist.is_file():
         sdist.parent.mkdir(parents=True, exist_ok=True)
         print(f"Fetching llama.cpp's converter: the llama-cpp-python {LLAMA_CPP_PYTHON} source package (76 MB, once)")
@@ -521,13 +522,48 @@ def _reference_device(model_type: str | None):
 
 
 def _gguf_architecture(gguf: Path) -> str | None:
-    """general.architecture of a GGUF file ("gemma3", "gemma2", "llama"): it decides fp16 or fp32 without bf16."""
-    try:
-        from gguf import GGUFReader
+    """general.architecture of a GGUF file ("gemma3", "gemma2", "llama"): it decides fp16 or fp32 without bf16.
 
-        return GGUFReader(gguf).fields["general.architecture"].contents()
+    Read from the header's key-value pairs up to that key (llama.cpp's converter writes it first), not with
+    gguf.GGUFReader, which parses every field first: Gemma 3's 262,144-token vocabulary took it ~25 s.
+    """
+    import struct
+
+    scalar = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF value type -> bytes
+    try:
+        with open(gguf, "rb") as f:
+            def number(fmt: str):
+                return struct.unpack("<" + fmt, f.read(struct.calcsize(fmt)))[0]
+
+            def text() -> str:
+                return f.read(number("Q")).decode("utf-8")
+
+            def skip(kind: int) -> None:
+                if kind in scalar:
+                    f.seek(scalar[kind], 1)
+                elif kind == 8:
+                    f.seek(number("Q"), 1)
+                elif kind == 9:
+                    inner, count = number("I"), number("Q")
+                    if inner in scalar:
+                        f.seek(scalar[inner] * count, 1)
+                    else:
+                        for _ in range(count):
+                            skip(inner)
+                else:
+                    raise ValueError(f"unknown GGUF value type {kind}")
+
+            if f.read(4) != b"GGUF" or number("I") < 2:
+                return None
+            _tensors, pairs = number("Q"), number("Q")
+            for _ in range(pairs):
+                key, kind = text(), number("I")
+                if key == "general.architecture" and kind == 8:
+                    return text()
+                skip(kind)
     except Exception:  # an unreadable header fails later, with transformers' own message
         return None
+    return None
 
 
 def _free() -> None:

@@ -20,7 +20,7 @@ BATCH_SIZE = 16  # prompts decoded together: the evaluation's 16 held-out compla
 def generate(model, tokenizer, prompts: list[str], *, chat: bool, system: str | None = None,
              max_new_tokens: int = 80, batch_size: int = BATCH_SIZE, do_sample: bool = False,
              temperature: float = 0.7, seed: int = 3407, progress: bool = True, desc: str = "Generating",
-             **kwargs) -> list[str]:
+             adapter_names: list[str] | None = None, **kwargs) -> list[str]:
     """Answers for many prompts, decoded together in batches of `batch_size`, with a progress bar.
 
     `chat=True` wraps each prompt in the tokenizer's chat template (instruct models);
@@ -29,10 +29,13 @@ def generate(model, tokenizer, prompts: list[str], *, chat: bool, system: str | 
     new tokens follow it directly; a batch stops when each of its answers has reached an end-of-turn token or
     `max_new_tokens`. On a CPU a step for 16 prompts costs little more than for 4 or 1 (the weights are read once per
     step): the main job's 32 answers took 33 s in batches of 16 against 101 s in batches of 4 on the course's 2-core
-    machine (bench/main_job.py). Greedy answers are the same tokens as one prompt at a time, except at a step whose
-    two likeliest tokens are within float rounding of each other (a few millionths of a logit), where a matrix
-    product over 16 rows can round the other way than over one (tests/test_batched_evaluation.py).
+    machine (bench/main_job.py, its first run; the committed one decodes them as one mixed batch of 32). Greedy
+    answers are the same tokens as one prompt at a time, except at a step whose two likeliest tokens are within float
+    rounding of each other (a few millionths of a logit), where a matrix product over 16 rows can round the other way
+    than over one (tests/test_batched_evaluation.py).
     `batch_size=1` decodes one prompt at a time. The bar counts decoding steps (one new token for each prompt).
+    `adapter_names` (a PEFT model): the adapter that answers each prompt, "__base__" for none: PEFT's mixed-adapter
+    batch, which decodes a base model's and a fine-tune's answers together (see `evaluate.answers`' `before`).
     Example: `sw.generate(model, tok, ["Stuck in traffic again.", "My boss ignored me."], chat=True)  # -> 2 answers`
     """
     import torch
@@ -56,6 +59,8 @@ def generate(model, tokenizer, prompts: list[str], *, chat: bool, system: str | 
         settings["temperature"] = temperature
         torch.manual_seed(seed)
     batches = [texts[start:start + batch_size] for start in range(0, len(texts), batch_size)]
+    if adapter_names is not None and len(adapter_names) != len(texts):
+        raise ValueError(f"adapter_names names {len(adapter_names)} adapters for {len(texts)} prompts: give one each")
     bar = tqdm(total=len(batches) * max_new_tokens, desc=desc, unit="step", disable=not progress,
                postfix=f"{len(texts)} prompts in {len(batches)} batch{'es' * (len(batches) > 1)}")
     if progress:
@@ -74,8 +79,10 @@ def generate(model, tokenizer, prompts: list[str], *, chat: bool, system: str | 
             # The chat template already starts with <bos>; adding special tokens again would double it.
             inputs = tokenizer(batch, return_tensors="pt", padding=True,
                                add_special_tokens=not chat).to(device)
+            start = (number - 1) * batch_size
+            mixed = {} if adapter_names is None else {"adapter_names": adapter_names[start:start + len(batch)]}
             with torch.inference_mode():
-                out = model.generate(**inputs, **settings)
+                out = model.generate(**inputs, **settings, **mixed)
             new = out[:, inputs["input_ids"].shape[1]:]
             answers += [a.strip() for a in tokenizer.batch_decode(new, skip_special_tokens=True)]
             bar.update(max(0, number * max_new_tokens - bar.n))  # a batch whose answers all ended early

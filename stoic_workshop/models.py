@@ -34,11 +34,12 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .chat import prepare_tokenizer
+from .settings import env, env_flag
 
 __all__ = ["Preset", "PRESETS", "Hardware", "hardware", "load_model", "pick_models", "cache_dir",
            "model_folder", "check_tokenizer", "TokenizerMismatch", "load_adapters", "t4_mode", "compute_dtype",
            "fp16_safe", "cpu_threads", "T4_ENV", "FP16_MAX", "dequantize_gguf", "PROJECTIONS", "get_preset",
-           "resolve_model", "read_model_type", "gguf_file", "adapter_misfit"]
+           "resolve_model", "read_model_type", "gguf_file", "adapter_misfit", "model_source"]
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class Hardware:
 
 def t4_mode() -> bool:
     """True when $STOIC_T4 is 1 (or true/yes/on): the GPU route behaves as on a free Colab T4 (see `hardware`)."""
-    return os.environ.get(T4_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return env_flag(T4_ENV)
 
 
 _T4_APPLIED: dict = {}
@@ -300,7 +301,7 @@ def pick_models(profile: str | None = None) -> tuple[str, str]:
     Example: `BASE, INSTRUCT = stoic_workshop.pick_models()`
     """
     pair, why = _pick(profile)
-    base, instruct = os.environ.get("STOIC_BASE_MODEL"), os.environ.get("STOIC_INSTRUCT_MODEL")
+    base, instruct = env("STOIC_BASE_MODEL"), env("STOIC_INSTRUCT_MODEL")
     if base or instruct:
         pair = (base or pair[0], instruct or pair[1])
         why = "STOIC_BASE_MODEL / STOIC_INSTRUCT_MODEL set"
@@ -309,7 +310,7 @@ def pick_models(profile: str | None = None) -> tuple[str, str]:
 
 
 def _pick(profile: str | None) -> tuple[tuple[str, str], str]:
-    profile = profile or os.environ.get("STOIC_PROFILE")
+    profile = profile or env("STOIC_PROFILE")
     if profile not in (None, "", "offline", "colab"):
         raise ValueError(f"profile must be 'offline' or 'colab', got {profile!r}")
     if profile == "offline":
@@ -338,8 +339,8 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     """
     if path is not None:
         return Path(path).expanduser()
-    if os.environ.get("STOIC_WORKSHOP_CACHE"):
-        return Path(os.environ["STOIC_WORKSHOP_CACHE"]).expanduser()
+    if env("STOIC_WORKSHOP_CACHE"):
+        return Path(env("STOIC_WORKSHOP_CACHE")).expanduser()
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser()
     return base / "stoic_workshop"
 
@@ -358,7 +359,7 @@ def writable_cache(path: str | os.PathLike | None = None, sub: str = "") -> Path
         problem = err.strerror or str(err)
     if problem:
         where = ("given as `cache`" if path is not None else
-                 "set by $STOIC_WORKSHOP_CACHE" if os.environ.get("STOIC_WORKSHOP_CACHE") else
+                 "set by $STOIC_WORKSHOP_CACHE" if env("STOIC_WORKSHOP_CACHE") else
                  "the default; $STOIC_WORKSHOP_CACHE moves it")
         raise CacheError(f"The model cache {folder} cannot be used ({problem}); it is {where}. Set "
                          "STOIC_WORKSHOP_CACHE to a folder you can write, e.g. "
@@ -610,7 +611,7 @@ def check_same_base(checkpoint: Path | None, model) -> None:
 
 
 def adapter_base(folder: str | os.PathLike) -> str:
-    """The base model the adapters in `folder` were trained on, as a name this machine can load (`base_source`).
+    """The base model the adapters in `folder` were trained on, as a name this machine can load (`model_source`).
 
     Adapters record it in adapter_config.json. Older ones (and PEFT's own) record the training machine's cache
     folder: that is read as the preset it holds. A folder that is on no machine but the trainer's is named, with
@@ -631,9 +632,13 @@ def adapter_base(folder: str | os.PathLike) -> str:
     return base
 
 
-def base_source(name: str) -> str:
-    """What transformers loads for a base model name: an offline preset's converted folder (converted here on first
-    use), a Hub preset's repository, or the name (a folder or Hub id) itself."""
+def model_source(name: str) -> str:
+    """What `AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained` load for a model name: an
+    offline preset's folder (converted from its GGUF file here on first use, then cached), a Hub preset's
+    full-precision repository, or the name (a folder or Hub id) itself.
+
+    Example: `AutoTokenizer.from_pretrained(sw.model_source("smollm2-135m-instruct"))`
+    """
     preset, source = resolve_model(name)
     if preset is None:
         return source
@@ -676,7 +681,7 @@ def _unsloth_eager_softcapping() -> bool:
     course's sequence lengths the attention scores are small. STOIC_UNSLOTH_COMPILED_ATTENTION=1 keeps Unsloth's
     compiled version (worth it for long runs on long sequences). Returns whether the eager path was chosen.
     """
-    if os.environ.get("STOIC_UNSLOTH_COMPILED_ATTENTION") == "1":
+    if env_flag("STOIC_UNSLOTH_COMPILED_ATTENTION"):
         return False
     from unsloth.kernels import flex_attention
 
@@ -768,7 +773,7 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
         # sooner than Unsloth, whose import and patching cost ~23 s more (bench/results/unsloth_h200.json, H200, empty
         # caches: 88.6 s vs 95.5 s); Unsloth's faster steps (0.67x) and smaller peak (0.66x) repay that from about
         # 100 steps on, or where memory is short.
-        backend = backend or os.environ.get("STOIC_BACKEND") or "transformers"
+        backend = backend or env("STOIC_BACKEND")
     if backend not in ("unsloth", "transformers"):
         raise ValueError(f"backend must be 'unsloth' or 'transformers', got {backend!r}")
     # fp32 on a CPU, bf16 on a GPU that has it; without bf16 (a T4, or STOIC_T4=1) fp16, or fp32 for a model that

@@ -135,9 +135,8 @@ def evaluate(tuned, tokenizer, out: Path, questions: list[str], meter, *, progre
 
     run = RunFolder(out)
     with meter.phase("answers") as phase:  # its own phase: the energy label's kWh per 1,000 answers
-        with tuned.disable_adapter():
-            answers(tuned, tokenizer, questions, name="before", out=run.answers, progress=progress)
-        table = answers(tuned, tokenizer, questions, name="fine-tuned", out=run.answers, progress=progress)
+        table = answers(tuned, tokenizer, questions, name="fine-tuned", before="before", out=run.answers,
+                        progress=progress)  # with its adapters off and on, decoded together
         phase.items = 2 * len(questions)
     with meter.phase("evaluation"):
         scored = score_answers(table)

@@ -141,7 +141,7 @@ def preflight(profile: str | None = None, *, steps: int = 2, verbose: bool = Tru
             rows.append((f"{steps}-step fine-tune", NO_GO, f"{type(err).__name__}: {str(err)[:160]}",
                          "fix this before the workshop: notebook 2 will fail the same way"))
 
-    from .export import LLAMA_CPP_PYTHON
+    from .serve import LLAMA_CPP_PYTHON
     from .models import cache_dir
 
     have = (cache_dir() / f"llama.cpp-converter-{LLAMA_CPP_PYTHON}" / "convert_hf_to_gguf.py").is_file()

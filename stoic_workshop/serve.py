@@ -30,9 +30,10 @@ from pathlib import Path
 
 from .models import PRESETS, cache_dir, cpu_threads, gguf_file
 
-__all__ = ["llama_server", "Server", "ServerError", "load_gguf"]
+__all__ = ["llama_server", "Server", "ServerError", "load_gguf", "LLAMA_CPP_PYTHON"]
 
-INSTALL = 'pip install "llama-cpp-python[server]==0.3.36"'
+LLAMA_CPP_PYTHON = "0.3.36"  # llama.cpp's Python bindings (= requirements-dev.txt); export uses its source's converter
+INSTALL = f'pip install "llama-cpp-python[server]=={LLAMA_CPP_PYTHON}"'
 CHAT_FORMATS = {"gemma": "gemma", "llama": "chatml"}  # preset family -> llama-cpp-python chat format
 
 # Runs in the child: exit when the parent dies (a restarted notebook kernel must not leave a server
@@ -80,8 +81,6 @@ def load_gguf(path, **settings):
     try:
         import llama_cpp
     except ImportError:
-        from .export import LLAMA_CPP_PYTHON
-
         raise ImportError(f"Running {path.name} here needs llama.cpp's Python bindings: "
                           f"pip install llama-cpp-python=={LLAMA_CPP_PYTHON}") from None
     undo = no_repacking()

@@ -60,6 +60,7 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 _IMAGE = re.compile(r"\]\(figures/([^)\s]+)\)")
 _INCLUDE = re.compile(r"^<!-- include: (\S+) -->$", re.M)
 _WORDS_PER_ANSWER = 55   # two answers side by side at the slide's small type; longer ones end in "..."
+_CHARS_PER_ANSWER = 330  # and at most this many characters, cut between words
 
 
 class SlidesError(RuntimeError):
@@ -271,10 +272,16 @@ def _answer_pair(run: Path) -> str:
             f"<div class=\"pair\">{cells}</div>")
 
 
-def _words(text: str, n: int = _WORDS_PER_ANSWER, chars: int = 8 * _WORDS_PER_ANSWER) -> str:
-    """The first `n` words, and at most `chars` characters: an untrained model can emit one endless "word"."""
-    words = text.split()
-    short = " ".join(words[:n])[:chars]
+def _words(text: str, n: int = _WORDS_PER_ANSWER, chars: int = _CHARS_PER_ANSWER) -> str:
+    """The first `n` words, as many as fit in `chars` characters: an untrained model can emit endless "words", or
+    runs of scripts whose glyphs stand taller than Latin ones (a noise answer of 440 characters overflowed a slide)."""
+    words, kept = text.split(), []
+    for word in words[:n]:
+        if len(" ".join([*kept, word])) > chars:
+            kept = kept or [word[:chars]]
+            break
+        kept.append(word)
+    short = " ".join(kept)
     return short + (" ..." if short != " ".join(words) else "")
 
 

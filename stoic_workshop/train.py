@@ -37,6 +37,7 @@ from pathlib import Path
 from .align import IGNORE, check_dataset, encode
 from .energy import earlier_parts, energy_at_checkpoints
 from .models import PROJECTIONS, check_same_base, cpu_threads
+from .settings import env
 
 __all__ = ["finetune", "TrainResult", "TrainingDiverged", "NotOurs", "PROJECTIONS", "LEARNING_RATE",
            "last_checkpoint", "memory_in_use", "learning_rate_for", "ensure_adapters", "diverged_message"]
@@ -894,7 +895,7 @@ def ensure_adapters(model_name: str, folder="adapters/stoic", *, steps: int | No
     if (folder / "adapter_config.json").is_file():
         print(f"Adapters found in {folder}: using them.")
         return folder
-    steps = steps or int(os.environ.get("STOIC_TRAIN_STEPS", 60))
+    steps = steps or int(env("STOIC_TRAIN_STEPS"))
     print(f"No adapters in {folder} yet (a notebook opened on its own starts without notebook 2's): training "
           f"{model_name} now with notebook 2's recipe, {steps} steps.")
     model, tokenizer = load_model(model_name, verbose=False)

@@ -13,7 +13,7 @@ import pytest
 
 import stoic_workshop as sw
 from stoic_workshop.cli import main
-from stoic_workshop.models import adapter_base, base_source
+from stoic_workshop.models import adapter_base, model_source
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_adapters_record_the_preset_not_this_machines_cache_folder(smol_adapters
     record = json.loads((smol_adapters / "training.json").read_text())
     assert record["settings"]["learning_rate"] == sw.learning_rate_for(sw.load_model(sw.pick_models()[1],
                                                                                       verbose=False)[0]) == 1e-3
-    assert base_source(adapter_base(smol_adapters)) == str(sw.model_folder("smollm2-135m-instruct"))
+    assert model_source(adapter_base(smol_adapters)) == str(sw.model_folder("smollm2-135m-instruct"))
     from huggingface_hub import ModelCard
 
     card = ModelCard.load(smol_adapters / "README.md")  # PEFT's model card names the same base, its tag too

@@ -356,9 +356,11 @@ def test_notebooks_1_and_2_describe_the_loading_routes_load_model_takes():
     import inspect
 
     from stoic_workshop.models import load_model
+    from stoic_workshop.settings import VARIABLES
 
     source = inspect.getsource(load_model)
-    assert 'backend = backend or os.environ.get("STOIC_BACKEND") or "transformers"' in source
+    assert 'backend = backend or env("STOIC_BACKEND")' in source
+    assert VARIABLES["STOIC_BACKEND"].default == "transformers"
     assert "cpu_4bit" in inspect.signature(load_model).parameters
     one = _sentences("01_base_vs_instruct.ipynb")
     assert ("On a GPU: in 4-bit (NF4) through transformers and bitsandbytes, by default; Unsloth, which the GPU "

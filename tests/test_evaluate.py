@@ -239,6 +239,36 @@ def test_saved_answers_of_adapters_trained_since_are_made_again(tiny_gemma3, gem
     assert "made by another model or settings" in capsys.readouterr().out
 
 
+def test_answers_before_and_after_decoded_together_are_the_answers_of_each_decoded_alone(tiny_gemma3, gemma_tok,
+                                                                                          tmp_path):
+    """`before=`: one batch holds each prompt twice, adapters off and on (PEFT's mixed-adapter batch); the answers
+    are those of the base model and of the fine-tune decoded apart, saved and reused like any column."""
+    from peft import LoraConfig, get_peft_model
+
+    tuned = get_peft_model(tiny_gemma3, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    settings = dict(max_new_tokens=6, progress=False)
+    with tuned.disable_adapter():
+        alone_before = answers(tuned, gemma_tok, PROMPTS[:3], name="before", **settings)["before"].tolist()
+    alone_after = answers(tuned, gemma_tok, PROMPTS[:3], name="fine-tuned", **settings)["fine-tuned"].tolist()
+    assert alone_before != alone_after  # the adapters change the answers: mixing them up could not go unseen
+
+    out = tmp_path / "answers.csv"
+    with Counting(tuned) as counter:
+        table = answers(tuned, gemma_tok, PROMPTS[:3], name="fine-tuned", before="before", out=out, **settings)
+    assert (counter.calls, counter.prompts) == (1, 6)  # one batch: 3 prompts, twice
+    assert list(table.columns) == ["prompt", "before", "fine-tuned"]
+    assert table["before"].tolist() == alone_before and table["fine-tuned"].tolist() == alone_after
+    with Counting(tuned) as counter:
+        again = answers(tuned, gemma_tok, PROMPTS[:4], name="fine-tuned", before="before", out=out, **settings)
+    assert (counter.calls, counter.prompts) == (1, 2)  # only the new prompt, adapters off and on
+    assert again["before"].tolist()[:3] == alone_before
+
+    with pytest.raises(ValueError, match="a model with adapters"):
+        answers(tiny_gemma3, gemma_tok, PROMPTS[:1], name="fine-tuned", before="before")
+    with pytest.raises(ValueError, match="a name other than 'x'"):
+        answers(tuned, gemma_tok, PROMPTS[:1], name="x", before="x")
+
+
 def test_invented_quotations_and_name_drops_are_counted_apart_from_the_ideas(tmp_path):
     """The failure this catches: a fine-tune that learned to credit invented lines to real Stoics, scored as a success.
     Two answers use the same one idea ("accept"); the tuned one adds an invented quotation and a real one."""

@@ -304,6 +304,9 @@ def test_both_models_answer_every_prompt_side_by_side(executed):
     assert "✅ Well done: your complaint is" in printed  # the exercise's check cell passed
     assert "<|im_start|>user\nI've been stuck in traffic" in printed
     assert "Models: base=gemma-3-270m, instruct=smollm2-135m-instruct" in printed
+    # loaded with transformers' own calls, in the dtype the settings cell chose for a CPU:
+    assert "smollm2-135m-instruct: 135 M parameters in torch.float32, on cpu" in printed
+    assert "gemma-3-270m: 268 M parameters in torch.float32, on cpu" in printed
 
 
 def test_a_failing_cell_keeps_the_executed_copy(tmp_path):
@@ -474,7 +477,9 @@ def test_the_knowledge_command_continues_what_notebook_5_measured(executed, work
     code, again, err = cli(*same)
     assert code == 0 and again.count("measured already") == 5, again[-2000:] + err[-2000:]
     pd.testing.assert_frame_equal(pd.read_csv(out / "knowledge.csv"), table)
-    code, other_k, err = cli(*[("2" if a == "3" else a) for a in same], "--arms", "base")  # k: retrieval only
+    other_k_args = [*same]
+    other_k_args[other_k_args.index("--k") + 1] = "2"  # k: retrieval only
+    code, other_k, err = cli(*other_k_args, "--arms", "base")
     assert code == 0 and "base: measured already" in other_k, err[-2000:]
     code, other, err = cli(*same[:-3], "--facts", "5", "--no-energy", "--arms", "base")
     assert code == 0 and "measured with other settings; measuring again" in other, err[-2000:]

@@ -65,6 +65,20 @@ def test_slides_command_says_how_to_make_a_run_when_the_folder_is_not_one(tmp_pa
     assert done.value.code == 0
 
 
+def test_an_answer_on_the_slide_is_cut_between_words_to_55_words_and_330_characters():
+    """A tiny random model's answer (long runs of tall scripts) overflowed the before/after slide by 6 px at 440
+    characters; the cut now stops at the last whole word that fits, and says that it cut."""
+    from stoic_workshop.slides import _words
+
+    noise = " ".join(["মেয়েziehen", "তৈরি", "marketed"] * 30)
+    cut = _words(noise)
+    assert len(cut) <= 330 + len(" ...") and cut.endswith(" ...")
+    assert noise.startswith(cut.removesuffix(" ...") + " ")  # whole words, in order
+    assert _words("Calm is a choice.") == "Calm is a choice."  # a short answer is whole, with no "..."
+    assert _words("word " * 60).count("word") == 55
+    assert _words("x" * 1000) == "x" * 330 + " ..."  # one endless "word"
+
+
 def test_a_missing_marp_names_the_install_command(tmp_path, monkeypatch):
     deck = tmp_path / "deck.md"
     deck.write_text("---\nmarp: true\n---\n\n# One slide\n")

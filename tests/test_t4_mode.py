@@ -226,7 +226,7 @@ def test_adapters_go_back_to_fp32_where_trl_made_them_bf16(tiny_gemma3):
     assert {n: p.dtype for n, p in peft.named_parameters() if not p.requires_grad} == frozen
 
 
-def test_colab_export_check_runs_on_the_t4_in_the_dtype_each_model_can_take(fake_cuda):
+def test_colab_export_check_runs_on_the_t4_in_the_dtype_each_model_can_take(fake_cuda, tmp_path):
     """verify without llama.cpp runs the GGUF and the merged model in transformers. On a T4 that is the GPU, in fp16
     for Gemma 2 (a 2B model in fp32 on the CPU is 10.5 GB of a free Colab's 12.7 GB RAM) and in fp32 for Gemma 3,
     whose activations overflow fp16 (the architecture is read from the file, as verify does)."""
@@ -236,6 +236,8 @@ def test_colab_export_check_runs_on_the_t4_in_the_dtype_each_model_can_take(fake
     fake_cuda(T4, native_bf16=False)
     smollm2 = gguf_file(get_preset("smollm2-135m-instruct"), Path("unused"))  # the packaged file, read in place
     assert _gguf_architecture(smollm2) == "llama"
+    assert _gguf_architecture(gguf_file(get_preset("gemma-3-270m"), tmp_path)) == "gemma3"  # assembled there
+    assert _gguf_architecture(Path(__file__)) is None  # not a GGUF file: transformers will say what is wrong
     assert _reference_device("llama") == ("cuda", torch.float16)
     assert _reference_device("gemma2") == ("cuda", torch.float16)
     assert _reference_device("gemma3") == ("cuda", torch.float32)
