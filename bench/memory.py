@@ -12,7 +12,7 @@ bench/train_gpu.py (its "throughput" entries of the transformers backend: peak a
     python bench/memory.py [--gpu-json bench/results/gpu_h200.json] [--seq 128] [--batch 2] [--steps 3]
                            [--out memory.json]
     python bench/memory.py --framework      # resident memory of a process with the framework imported, no model
-                                            # (stoic_workshop.memory.CPU_FRAMEWORK_GB)
+                                            # (stoic_workshop.memory_estimate.CPU_FRAMEWORK_GB)
     python bench/memory.py --worker CASE    # one case, in this process, printed as JSON (what measure_* run)
 
 Linux only: resident memory is read from /proc/self/status.
@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import stoic_workshop.memory as mem  # noqa: E402
-from stoic_workshop.memory import GB  # noqa: E402
+import stoic_workshop.memory_estimate as mem  # noqa: E402
+from stoic_workshop.memory_estimate import GB  # noqa: E402
 
 MODELS = ("smollm2-135m-instruct", "gemma-3-270m")
 # Peak allocated GiB on an H200: transformers + bitsandbytes NF4 + PEFT QLoRA r=16 on the 7 projections + trl 1.15

@@ -21,7 +21,7 @@ import time
 import torch
 
 import stoic_workshop as sw
-from stoic_workshop.align import encode
+from stoic_workshop.masking import encode
 from stoic_workshop.train import PROJECTIONS
 
 

@@ -16,11 +16,11 @@ import logging as _logging
 # the first line of every command, argument errors included. Its own CPU code runs without it, so only that warns less.
 _logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(_logging.ERROR)
 
-from .align import DataReport, check_dataset, encode, masked_view
+from .masking import DataReport, check_dataset, encode, masked_view
 from .chat import GEMMA_TEMPLATE, check_chat_tokens, end_of_turn, render
 from .checks import (CheckFailed, check_lora_choice, check_my_knowledge_question, check_my_lexicon, check_my_modelfile,
                      check_my_pairs, check_my_prompt, check_my_rubric)
-from .data import diversity, eval_prompts
+from .stoic_data import diversity, eval_prompts
 from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
 from .distributed import World, check_world, launch_config, world
 from .energy import Energy, EnergyLabel, label_model_card
@@ -32,17 +32,17 @@ from .judging import (RUBRIC, JudgeError, calibrate, compare, judge, parse_verdi
                       win_rate)
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
                      load_adapters, load_model, model_folder, model_source, pick_models)
-from .memory import Estimate, NF4Report, estimate_memory, memory_table, nf4_error, plot_memory
+from .memory_estimate import Estimate, NF4Report, estimate_memory, memory_table, nf4_error, plot_memory
 from .score import LEXICON, NAMES, add_words, highlight, meaning_score, name_drops, stoic_matches, stoic_score
 from .quotes import Passage, check_quotes, highlight_quotes, invented
 from .knowledge import Fact, ask, knowledge_facts
 from .knowledge import run as compare_arms
 from .export import Exported, export_all, merge, modelfile, plot_sizes, sizes, to_gguf, verify
-from .files import RunFolder
+from .folders import RunFolder
 from .serve import llama_server
 from .show import examples, side_by_side
 from .slides import render_slides, slide_figures
-from .pareto import course_sweep, frontier, plot_sweep, sweep, sweep_takeaway
+from .energy_sweep import course_sweep, frontier, plot_sweep, sweep, sweep_takeaway
 from .teacher import TeacherError, TeachResult, teach
 from .train import TrainingDiverged, TrainResult, ensure_adapters, finetune, learning_rate_for, memory_in_use
 

@@ -104,8 +104,8 @@ def check_my_pairs(pairs, tokenizer, max_seq_length: int = 512) -> None:
 
     Example: `sw.check_my_pairs(MY_PAIRS, tok, max_seq_length=512)` prints "✅ Well done: 2 pairs, ..."
     """
-    from .align import check_dataset
-    from .data import MAX_WORDS, MIN_WORDS, split_words
+    from .masking import check_dataset
+    from .stoic_data import MAX_WORDS, MIN_WORDS, split_words
     from .dataset import DataError, load_pairs
 
     if _todo(pairs):

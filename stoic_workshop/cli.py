@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "slides":
         return _slides(args)
     elif args.command == "sweep":
-        from .pareto import sweep
+        from .energy_sweep import sweep
 
         try:
             table = sweep(args.out, models=args.models, ranks=args.ranks, steps=args.steps, prompts=args.prompts)
@@ -293,11 +293,11 @@ def _export(args) -> int:
     from transformers import AutoTokenizer
 
     from .export import export_all, merge, modelfile
-    from .files import RunFolder
+    from .folders import RunFolder
 
     out = RunFolder(args.out)
     try:
-        from .files import writable_folder
+        from .folders import writable_folder
 
         writable_folder(out.root)  # before the minutes of merging
         print(f"Merging {args.adapters} into its base...")
@@ -336,7 +336,7 @@ def _eval(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         meter = Energy(output_dir=str(out), enabled=not args.no_energy)
         scored, summary_table, forgot = evaluate(tuned, tokenizer, out, questions, meter)
-        from .files import RunFolder
+        from .folders import RunFolder
 
         path = report(RunFolder(out).report, scored, summary_table=summary_table, forgetting_table=forgot,
                       energy=None if args.no_energy else meter)

@@ -16,8 +16,8 @@ import os
 import random
 from pathlib import Path
 
-from . import data
-from .files import course_dir
+from . import stoic_data
+from .folders import course_dir
 
 __all__ = ["DataError", "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "write_default_data",
            "conversation_problems", "escape_control_tokens", "special_token_pattern", "FORGED"]
@@ -28,7 +28,7 @@ ROLES = ("system", "user", "assistant")
 FORGED = ("a chat template's control token: trained as it is, it would close or open a turn (a forged turn); remove "
           "it, or keep it as plain characters with load_pairs(..., escape_control=True) or escape_control_tokens(text)")
 _ESCAPE = "\u200b"  # zero-width space: "<\u200b|im_end|>" is ordinary characters to every tokenizer
-DATA_DIR = course_dir("data")   # read-only: the copy inside the wheel, or a checkout's data/ (see files.py)
+DATA_DIR = course_dir("data")   # read-only: the copy inside the wheel, or a checkout's data/ (see folders.py)
 
 
 class DataError(ValueError):
@@ -53,7 +53,7 @@ def make_dataset(n: int | None = None, seed: int = 3407, system: str | None = No
     from datasets import Dataset
 
     rows, problems = [], []
-    for pair in data.make_pairs(n, seed):
+    for pair in stoic_data.make_pairs(n, seed):
         conversation, found = _from_pair(dict(pair, system=system), f"pair {pair['id']!r}")
         problems += found
         if conversation:
@@ -89,8 +89,8 @@ def conversation_problems(row, where: str) -> list[str]:
             problems.append(f"{at}.content: expected text, got {type(content).__name__}")
         elif not content.strip():
             problems.append(f"{at}.content: empty or whitespace only")
-        elif data.CHAT_MARKUP.search(content):
-            problems.append(f"{at}.content: holds {data.CHAT_MARKUP.search(content).group()!r}, {FORGED}")
+        elif stoic_data.CHAT_MARKUP.search(content):
+            problems.append(f"{at}.content: holds {stoic_data.CHAT_MARKUP.search(content).group()!r}, {FORGED}")
         elif "\x00" in content:
             problems.append(f"{at}.content: holds a NUL character (\\u0000 at position {content.index(chr(0))}), "
                             "which no text holds: is the file damaged, or binary?")
@@ -124,7 +124,7 @@ def escape_control_tokens(text: str, tokenizer=None) -> str:
     model then learns the characters, which it may write back.
     Example: `escape_control_tokens("<|im_end|>")`  # -> "<\u200b|im_end|>"
     """
-    for pattern in (data.CHAT_MARKUP, special_token_pattern(tokenizer) if tokenizer is not None else None):
+    for pattern in (stoic_data.CHAT_MARKUP, special_token_pattern(tokenizer) if tokenizer is not None else None):
         if pattern is not None:
             text = pattern.sub(lambda m: m.group()[0] + _ESCAPE + m.group()[1:], text)
     return text
@@ -151,9 +151,9 @@ def _from_pair(row, where: str) -> tuple[dict | None, list[str]]:
         missing = [f for f in ("complaint", "reply") if not isinstance(row.get(f), str) or not row[f].strip()]
         if missing:
             return None, [f"{where}: field '{f}' is missing or empty" for f in missing]
-        forged = [f"{where}: field '{f}' holds {data.CHAT_MARKUP.search(row[f]).group()!r}, {FORGED}"
+        forged = [f"{where}: field '{f}' holds {stoic_data.CHAT_MARKUP.search(row[f]).group()!r}, {FORGED}"
                   for f in ("system", "complaint", "reply")
-                  if isinstance(row.get(f), str) and data.CHAT_MARKUP.search(row[f])]
+                  if isinstance(row.get(f), str) and stoic_data.CHAT_MARKUP.search(row[f])]
         if forged:
             return None, forged
         system = row.get("system") or None
@@ -270,7 +270,8 @@ def train_eval_split(dataset, eval_fraction: float = 0.1, seed: int = 3407):
     """
     from datasets import DatasetDict
 
-    keys = [data.normalise_text(next(t["content"] for t in m if t["role"] == "user")) for m in dataset["messages"]]
+    keys = [stoic_data.normalise_text(next(t["content"] for t in m if t["role"] == "user"))
+            for m in dataset["messages"]]
     if not 0 < eval_fraction < 1:
         raise ValueError(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
     complaints = sorted(set(keys))
@@ -307,6 +308,6 @@ def write_default_data(folder="data", seed: int = 3407) -> dict[str, Path]:
     folder = Path(folder)
     written = {name: save_jsonl(split, folder / f"stoic_{name}.jsonl") for name, split in splits.items()}
     prompts = folder / "eval_prompts.txt"
-    prompts.write_text("\n".join(data.eval_prompts()) + "\n", encoding="utf-8")
+    prompts.write_text("\n".join(stoic_data.eval_prompts()) + "\n", encoding="utf-8")
     written["prompts"] = prompts
     return written

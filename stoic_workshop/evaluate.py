@@ -30,7 +30,7 @@ import json
 import os
 from pathlib import Path
 
-from .data import eval_prompts
+from .stoic_data import eval_prompts
 from .dataset import DATA_DIR
 from .generation import BATCH_SIZE, generate
 from .clients import LocalJudge

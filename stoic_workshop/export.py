@@ -727,8 +727,8 @@ def export_all(merged: str | os.PathLike, out: str | os.PathLike, quants=("q8_0"
 
     import pandas as pd
 
-    from .data import eval_prompts
-    from .files import RunFolder
+    from .stoic_data import eval_prompts
+    from .folders import RunFolder
 
     folder, merged = RunFolder(out), Path(merged)
     prompt = prompt or eval_prompts()[0]
@@ -769,7 +769,7 @@ def modelfile(gguf: str | os.PathLike, tokenizer, *, system: str | None = None, 
     if system:
         lines.append(f'SYSTEM """{system}"""')
     lines.append(MODELFILE_MARK)
-    from .files import RunFolder
+    from .folders import RunFolder
 
     path = RunFolder(gguf.parent).modelfile
     _check_modelfile_is_ours(path)

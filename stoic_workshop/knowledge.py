@@ -29,7 +29,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from .data import AUTHORS, QUOTES
+from .stoic_data import AUTHORS, QUOTES
 
 __all__ = ["Fact", "knowledge_facts", "unknown_questions", "training_conversations", "retrieve", "ask", "answer_all",
            "grade", "abstains", "ARMS", "SYSTEM", "run", "summarize", "plot_arms", "DONT_KNOW"]
@@ -521,7 +521,7 @@ def run(out: str | os.PathLike = "knowledge", *, model: str | None = None, steps
 
     from .energy import Energy
     from .evaluate import perplexity
-    from .files import writable_folder
+    from .folders import writable_folder
     from .models import load_model, pick_models
     from .config import StoicConfig
     from .train import finetune

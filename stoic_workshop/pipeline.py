@@ -29,7 +29,7 @@ import socket
 import time
 from pathlib import Path
 
-from .files import RunFolder, writable_folder
+from .folders import RunFolder, writable_folder
 
 __all__ = ["run", "pick_questions"]
 
@@ -38,7 +38,7 @@ SKIPPED, DONE, REDONE = "already there", "done", "redone"
 
 def pick_questions(prompts: int | None = None) -> list[str]:
     """The first `prompts` held-out complaints to evaluate on, all 16 with None: `pick_questions(2)`."""
-    from .data import eval_prompts
+    from .stoic_data import eval_prompts
 
     questions = eval_prompts()
     if prompts is None:

@@ -57,7 +57,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from .data import AUTHORS, QUOTES
+from .stoic_data import AUTHORS, QUOTES
 
 __all__ = ["Passage", "check_quotes", "invented", "highlight_quotes"]
 

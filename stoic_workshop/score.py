@@ -43,8 +43,8 @@ import json
 import re
 from pathlib import Path
 
-from .data import split_words
-from .files import course_dir
+from .stoic_data import split_words
+from .folders import course_dir
 
 __all__ = ["LEXICON", "NAMES", "stoic_score", "stoic_matches", "name_drops", "highlight", "add_words", "meaning_score",
            "load_references"]

@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .files import RunFolder, course_dir, in_checkout
+from .folders import RunFolder, course_dir, in_checkout
 
 __all__ = ["AGENDA", "FIGURES", "SLIDES_DIR", "slides_workdir", "slide_figures", "render_slides", "screenshot",
            "overflowing", "SlidesError"]
@@ -133,7 +133,7 @@ def _sweep(path: Path) -> tuple[Path, str]:
     """Energy against quality, from the course's measured sweep (`sw.course_sweep()`): its chart and its sentence."""
     import matplotlib.pyplot as plt
 
-    from .pareto import course_sweep, plot_sweep, sweep_takeaway
+    from .energy_sweep import course_sweep, plot_sweep, sweep_takeaway
 
     table = course_sweep()
     with _slide_style():

@@ -1,6 +1,6 @@
 """Teacher mode: let a larger chat model write extra complaint -> Stoic reply pairs.
 
-Why it exists: the hand-written pairs in `data.py` are few, and a participant with access to a
+Why it exists: the hand-written pairs in `stoic_data.py` are few, and a participant with access to a
 bigger model (a local llama.cpp, Ollama or vLLM server, or a hosted API) can grow the training set
 for new complaints. Every such server speaks the OpenAI chat API, so one client covers them all.
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import openai
 
 from .clients import api_key, describe_error
-from .data import AREAS, IDEAS, eval_prompts, normalise_text, split_words, validate_pair
+from .stoic_data import AREAS, IDEAS, eval_prompts, normalise_text, split_words, validate_pair
 
 __all__ = ["teach", "TeachResult", "TeacherError", "guess_area"]
 

@@ -34,7 +34,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .align import IGNORE, check_dataset, encode
+from .masking import IGNORE, check_dataset, encode
 from .energy import earlier_parts, energy_at_checkpoints
 from .models import PROJECTIONS, check_same_base, cpu_threads
 from .settings import env

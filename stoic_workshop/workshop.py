@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import course_dir
+from .folders import course_dir
 
 __all__ = ["NOTEBOOKS", "REHEARSAL", "LEVELS", "Exercise", "exercises", "fill_in_solutions", "notebooks_dir",
            "run_notebook", "workshop"]
@@ -47,7 +47,7 @@ REHEARSAL = {"STOIC_TRAIN_STEPS": "8", "STOIC_EVAL_PROMPTS": "2", "STOIC_CALIBRA
 
 
 def notebooks_dir() -> Path:
-    """The clean course notebooks: packaged with the wheel, or the checkout's notebooks/ (see files.py)."""
+    """The clean course notebooks: packaged with the wheel, or the checkout's notebooks/ (see folders.py)."""
     return course_dir("notebooks")
 
 

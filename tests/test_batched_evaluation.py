@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import stoic_workshop as sw
-from stoic_workshop.data import eval_prompts
+from stoic_workshop.stoic_data import eval_prompts
 from stoic_workshop.evaluate import _window_loss, general_text, perplexity
 
 DECODING = dict(repetition_penalty=1.1, no_repeat_ngram_size=4)  # what `answers` decodes with

@@ -181,7 +181,7 @@ def test_half_done_is_not_done_yet(smol, capsys):
 
 def test_the_solutions_pass_their_checks(smol, scored, tmp_path, capsys):
     """The code of each "Solution and discussion" cell (what `workshop --solutions` runs) passes its check."""
-    from stoic_workshop.data import eval_prompts, make_pairs
+    from stoic_workshop.stoic_data import eval_prompts, make_pairs
 
     model, tok = smol
     solution = _cells("solution")

@@ -202,7 +202,7 @@ def test_unsloth_numbers_in_readme_and_notebook_2_are_the_bench_s():
 
 
 def test_readme_counts_of_ideas_and_quotations_are_the_package_s():
-    from stoic_workshop.data import QUOTES
+    from stoic_workshop.stoic_data import QUOTES
     from stoic_workshop.score import LEXICON
 
     readme = " ".join(_docs("evaluation.md").split())

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from stoic_workshop import data
-from stoic_workshop.data import (
+from stoic_workshop import stoic_data as data
+from stoic_workshop.stoic_data import (
     AREAS,
     AUTHORS,
     IDEAS,

@@ -6,7 +6,7 @@ import random
 import pytest
 
 import stoic_workshop as sw
-from stoic_workshop.data import make_pairs
+from stoic_workshop.stoic_data import make_pairs
 from stoic_workshop.dataset import DATA_DIR, write_default_data
 
 REPLY = ("The traffic is outside your control; your response is not. Put on something you enjoy, breathe, and "
@@ -224,7 +224,7 @@ def test_a_reply_cannot_forge_turns_from_a_list_a_csv_or_a_jsonl_file(tmp_path):
 
 
 def test_escape_control_keeps_such_text_as_plain_characters_that_train_no_turn(smol):
-    from stoic_workshop.align import encode
+    from stoic_workshop.masking import encode
     from stoic_workshop.dataset import escape_control_tokens
 
     tok = smol[1]

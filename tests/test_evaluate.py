@@ -274,7 +274,7 @@ def test_invented_quotations_and_name_drops_are_counted_apart_from_the_ideas(tmp
     Two answers use the same one idea ("accept"); the tuned one adds an invented quotation and a real one."""
     import pandas as pd
 
-    from stoic_workshop.data import QUOTES
+    from stoic_workshop.stoic_data import QUOTES
 
     real = QUOTES["ench-5"]  # Epictetus, Enchiridion 5: "Men are disturbed not by the things which happen, ..."
     table = pd.DataFrame({

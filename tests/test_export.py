@@ -319,7 +319,7 @@ def test_gemma_2_export_keeps_its_sentencepiece_vocabulary(tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import Gemma2Config, Gemma2ForCausalLM, GemmaTokenizer
 
-    from stoic_workshop.data import QUOTES  # real text to learn a small vocabulary from
+    from stoic_workshop.stoic_data import QUOTES  # real text to learn a small vocabulary from
 
     base = tmp_path / "base"
     base.mkdir()

@@ -7,7 +7,7 @@ import pytest
 import stoic_workshop as sw
 from stoic_workshop import knowledge as K
 from stoic_workshop.checks import CheckFailed
-from stoic_workshop.data import QUOTES
+from stoic_workshop.stoic_data import QUOTES
 
 
 def test_facts_cover_every_quotation_and_the_three_philosophers():

@@ -1,8 +1,8 @@
 """The memory estimate: hand-computed for a tiny config, and within 20% of what the packaged models really use.
 
 The measurements come from bench/memory.py's harness (each case in a fresh process), imported here as `bench`: loaded
-from its file under the module name `bench_memory`, so that it never stands in for `stoic_workshop.memory` or any
-other module named `memory` (no bench/ folder on sys.path).
+from its file under the module name `bench_memory`, so that it never stands in for `stoic_workshop.memory_estimate` or
+any other module named `memory` (no bench/ folder on sys.path).
 """
 
 import importlib.util
@@ -13,7 +13,7 @@ import pytest
 from transformers import LlamaConfig
 
 import stoic_workshop as sw
-from stoic_workshop.memory import GB, model_shape
+from stoic_workshop.memory_estimate import GB, model_shape
 
 
 def _load_bench(path: Path, name: str):
@@ -150,7 +150,7 @@ def test_offline_presets_are_estimated_from_built_in_configs_equal_to_their_conv
     built-in config must say what the converted GGUF's config.json says, field for field."""
     from transformers import AutoConfig
 
-    from stoic_workshop.memory import _HUB_CONFIGS, _config
+    from stoic_workshop.memory_estimate import _HUB_CONFIGS, _config
 
     converted = AutoConfig.from_pretrained(sw.model_folder(name))
     built_in, _ = _config(name)

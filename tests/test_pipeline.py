@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stoic_workshop.files import RunFolder
+from stoic_workshop.folders import RunFolder
 
 
 def _python_of(finished_run) -> str:

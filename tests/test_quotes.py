@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from stoic_workshop.data import AUTHORS, QUOTES, Quote, make_pairs
+from stoic_workshop.stoic_data import AUTHORS, QUOTES, Quote, make_pairs
 from stoic_workshop.quotes import Passage, check_quotes, highlight_quotes, invented
 
 Q = QUOTES

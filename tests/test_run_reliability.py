@@ -106,7 +106,7 @@ def test_a_second_run_into_a_folder_in_use_says_who_holds_it_and_a_killed_runs_l
     import signal
     import time
 
-    from stoic_workshop.files import RunFolder
+    from stoic_workshop.folders import RunFolder
     from stoic_workshop.pipeline import _lock
 
     out = tmp_path / "run"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stoic_workshop.data import split_words
+from stoic_workshop.stoic_data import split_words
 from stoic_workshop.score import (LEXICON, add_words, highlight, load_references, meaning_score, name_drops,
                                   stoic_matches, stoic_score)
 

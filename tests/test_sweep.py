@@ -153,7 +153,7 @@ def test_the_readme_quotes_the_sweep_it_ships():
 
 
 def test_copied_rate_finds_a_recited_training_reply():
-    from stoic_workshop.pareto import _training_replies, copied_rate
+    from stoic_workshop.energy_sweep import _training_replies, copied_rate
 
     reply = _training_replies()[0]
     recited = "Well. " + " ".join(reply.split()[:9]) + " and so on."

@@ -11,7 +11,7 @@ import traceback
 
 import pytest
 
-from stoic_workshop.data import IDEAS, eval_prompts, make_pairs, normalise_text, validate_pair
+from stoic_workshop.stoic_data import IDEAS, eval_prompts, make_pairs, normalise_text, validate_pair
 from stoic_workshop.serve import free_port, llama_server
 from stoic_workshop.teacher import TeacherError, TeachResult, _last_teacher_number, _reply_problem, guess_area, teach
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import stoic_workshop as sw
-from stoic_workshop.align import IGNORE, encode
+from stoic_workshop.masking import IGNORE, encode
 from stoic_workshop.train import _chunked_cross_entropy, last_checkpoint
 
 

@@ -50,7 +50,7 @@ def test_the_installed_package_reads_its_files_from_inside_itself(tmp_path):
     script = """
 import json, stoic_workshop as sw
 from stoic_workshop.evaluate import general_text
-from stoic_workshop.files import course_dir
+from stoic_workshop.folders import course_dir
 from stoic_workshop.judging import CALIBRATION_FILE
 print(json.dumps({
     "file": sw.__file__, "data": str(course_dir("data")), "notebooks": str(course_dir("notebooks")),

@@ -3,7 +3,7 @@
 import pytest
 
 import stoic_workshop as sw
-from stoic_workshop.align import IGNORE
+from stoic_workshop.masking import IGNORE
 
 TALK = [{"role": "system", "content": "Answer as a Stoic."},
         {"role": "user", "content": "My boss ignored my email."},
@@ -99,7 +99,7 @@ def test_a_message_holding_any_special_token_of_the_tokenizer_is_refused(tok):
 
     from stoic_workshop.dataset import escape_control_tokens
 
-    from stoic_workshop.data import CHAT_MARKUP
+    from stoic_workshop.stoic_data import CHAT_MARKUP
 
     marker = sw.end_of_turn(tok)                 # '<end_of_turn>' (Gemma 3), '<|im_end|>' (SmolLM2)
     special = {str(t) for t in tok.added_tokens_decoder.values() if t.special} | set(tok.all_special_tokens)

@@ -1,4 +1,4 @@
-"""Step 2, aligning the data to the chat template: encode, check, and train on the replies only.
+"""Step 2, masking: the data in the chat template, checked, and labels on the replies only (the rest is masked).
 
 "If the data isn't formatted correctly, the model learns nonsense." The silent failures are
 well known: two <bos> tokens (templating, then tokenizing with special tokens again), a turn

@@ -63,7 +63,7 @@ def course_sweep():
     """
     import pandas as pd
 
-    from .files import course_dir
+    from .folders import course_dir
 
     return pd.read_csv(course_dir("data") / "sweep_cpu.csv")
 
@@ -77,7 +77,7 @@ def sweep(out: str | os.PathLike = "sweep", *, models=None, ranks=RANKS, steps=S
     """
     import pandas as pd
 
-    from .files import writable_folder
+    from .folders import writable_folder
     from .models import OFFLINE_PAIR
     from .pipeline import pick_questions
 
@@ -158,7 +158,7 @@ def copied_rate(answers, replies, words: int = COPIED_WORDS) -> float:
 
     Example: `copied_rate(["the obstacle is the way forward for you today my friend"], replies)` -> 0.0 or 1.0
     """
-    from .data import split_words
+    from .stoic_data import split_words
 
     def runs(text: str) -> set:  # every run of `words` consecutive words
         w = split_words(text)

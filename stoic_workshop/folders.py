@@ -6,7 +6,7 @@ the Colab badges point. A wheel carries the same files inside the package as `st
 on Colab, finds them through `importlib.resources`. An editable install (`pip install -e .`) has no such copy and
 reads the checkout's folders.
 
-    from stoic_workshop.files import course_dir
+    from stoic_workshop.folders import course_dir
     course_dir("data") / "general_english.txt"
 
 And the files a run writes: `RunFolder` names every file of a `stoic-workshop run` folder (pipeline, CLI, slides

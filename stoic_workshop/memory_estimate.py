@@ -553,7 +553,7 @@ def nf4_error(model: str = "smollm2-135m-instruct", layer: str = "model.layers.0
     from bitsandbytes import functional as bnbf
     from transformers import AutoModelForCausalLM
 
-    from .files import course_dir
+    from .folders import course_dir
     from .models import model_folder
 
     full = AutoModelForCausalLM.from_pretrained(model_folder(model), dtype=torch.float32).eval()
