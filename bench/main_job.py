@@ -246,18 +246,14 @@ def main():
     from stoic_workshop.pipeline import pick_questions
 
     questions = pick_questions(args.prompts)
-    if args.mixed:
-        text = mixed_vs_two_batches(args.model, Path(args.mixed), questions)
-        print(text)
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "mixed_batch.md").write_text(text + "\n")
-        return
-    if args.alone:
-        text = alone_vs_batched(args.model, Path(args.alone), questions)
-        print(text)
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "alone_vs_batched.txt").write_text(text + "\n")
-        return
+    only = {"mixed": (mixed_vs_two_batches, "mixed_batch.md"), "alone": (alone_vs_batched, "alone_vs_batched.txt")}
+    for option, (measure, written) in only.items():  # a mode that compares answers of given adapters, alone
+        if getattr(args, option):
+            text = measure(args.model, Path(getattr(args, option)), questions)
+            print(text)
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            (Path(args.out) / written).write_text(text + "\n")
+            return
     import datasets, peft, trl  # noqa: E401, F401  warm: imports and the meaning model load outside the timings
     from stoic_workshop.score import meaning_score
 
