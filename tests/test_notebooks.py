@@ -338,6 +338,8 @@ def test_evaluation_notebook_scores_judges_checks_forgetting_and_reports(execute
                                                                              sys.executable) else
              "in this process (transformers), adapters off")
     assert f"Judge: smollm2-135m-instruct {judge}" in printed
+    # one answer made with apply_chat_template and the model's own generate is the one sw.answers saved
+    assert "The same as the table's answer: True" in printed
     assert "Well done: you added 'calm', 'serene', 'serenity'" in printed  # the lexicon exercise's check
     assert "Well done: you added 'actionable'" in printed                     # the rubric exercise's check
     assert "agreement (stoic ranked above non-stoic, 0.5 = chance)" in printed
