@@ -529,8 +529,11 @@ def _gguf_architecture(gguf: Path) -> str | None:
     """
     import struct
 
-    scalar = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF value type -> bytes
     try:
+        from gguf import GGUFValueType as T
+
+        scalar = {T.UINT8: 1, T.INT8: 1, T.BOOL: 1, T.UINT16: 2, T.INT16: 2, T.UINT32: 4, T.INT32: 4, T.FLOAT32: 4,
+                  T.UINT64: 8, T.INT64: 8, T.FLOAT64: 8}  # bytes of each scalar type
         with open(gguf, "rb") as f:
             def number(fmt: str):
                 return struct.unpack("<" + fmt, f.read(struct.calcsize(fmt)))[0]
@@ -541,9 +544,9 @@ def _gguf_architecture(gguf: Path) -> str | None:
             def skip(kind: int) -> None:
                 if kind in scalar:
                     f.seek(scalar[kind], 1)
-                elif kind == 8:
+                elif kind == T.STRING:
                     f.seek(number("Q"), 1)
-                elif kind == 9:
+                elif kind == T.ARRAY:
                     inner, count = number("I"), number("Q")
                     if inner in scalar:
                         f.seek(scalar[inner] * count, 1)
@@ -558,7 +561,7 @@ def _gguf_architecture(gguf: Path) -> str | None:
             _tensors, pairs = number("Q"), number("Q")
             for _ in range(pairs):
                 key, kind = text(), number("I")
-                if key == "general.architecture" and kind == 8:
+                if key == "general.architecture" and kind == T.STRING:
                     return text()
                 skip(kind)
     except Exception:  # an unreadable header fails later, with transformers' own message

@@ -339,8 +339,9 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     """
     if path is not None:
         return Path(path).expanduser()
-    if env("STOIC_WORKSHOP_CACHE"):
-        return Path(env("STOIC_WORKSHOP_CACHE")).expanduser()
+    chosen = env("STOIC_WORKSHOP_CACHE")
+    if chosen:
+        return Path(chosen).expanduser()
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser()
     return base / "stoic_workshop"
 
