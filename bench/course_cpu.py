@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["01_base_vs_instruct", "02_finetune", "03_evaluation", "04_deploy", "05_knowledge"]
 # the small files that hold a notebook's results, relative to its folder (what the prose and the tests read)
 KEEP = {
-    "02_finetune": ["adapters/stoic/training.json"],
+    "02_finetune": ["adapters/stoic/trainer_state.json"],
     "03_evaluation": ["eval/answers.csv", "adapters/stoic/training.json"],
     "04_deploy": ["deploy/Modelfile", "adapters/stoic/training.json"],
     "05_knowledge": ["knowledge/knowledge.csv", "knowledge/answers.csv"],

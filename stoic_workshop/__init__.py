@@ -33,34 +33,43 @@ from .judging import (RUBRIC, JudgeError, calibrate, compare, judge, parse_verdi
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
                      load_adapters, load_model, model_folder, model_source, pick_models)
 from .memory_estimate import Estimate, NF4Report, estimate_memory, memory_table, nf4_error, plot_memory
+from .unsloth_fixes import tune_unsloth
 from .score import LEXICON, NAMES, add_words, highlight, meaning_score, name_drops, stoic_matches, stoic_score
 from .quotes import Passage, check_quotes, highlight_quotes, invented
 from .knowledge import Fact, ask, knowledge_facts
 from .knowledge import run as compare_arms
-from .export import Exported, export_all, merge, modelfile, plot_sizes, sizes, to_gguf, verify
+from .export import (Exported, converter, export_all, keep_sentencepiece, merge, modelfile, plot_sizes, sizes,
+                     to_gguf, verify)
 from .folders import RunFolder
 from .serve import llama_server
 from .show import examples, side_by_side
 from .slides import render_slides, slide_figures
 from .energy_sweep import course_sweep, frontier, plot_sweep, sweep, sweep_takeaway
 from .teacher import TeacherError, TeachResult, teach
-from .train import TrainingDiverged, TrainResult, ensure_adapters, finetune, learning_rate_for, memory_in_use
+from .train import (TrainResult, cpu_has_bf16_matmul, ensure_adapters, finetune, learning_rate_for,
+                    memory_in_use, plot_losses)
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    """`sw.StoicConfig`, imported on first use: it extends TRL's SFTConfig, and importing TRL takes seconds."""
+    """`sw.StoicConfig`, `sw.EnergyCallback`, `sw.LossGuard` and `sw.TrainingDiverged`, imported on first use: they
+    extend TRL's SFTConfig and transformers' TrainerCallback, and importing those takes seconds."""
     if name == "StoicConfig":
         from .config import StoicConfig
 
         return StoicConfig
+    if name in ("EnergyCallback", "LossGuard", "TrainingDiverged"):
+        from . import callbacks
+
+        return getattr(callbacks, name)
     raise AttributeError(f"module 'stoic_workshop' has no attribute {name!r}")
 
 
 __all__ = [
     "PRESETS", "Preset", "Hardware", "TokenizerMismatch",
-    "load_model", "model_folder", "model_source", "cache_dir", "hardware", "pick_models", "check_tokenizer",
+    "load_model", "model_folder", "model_source", "tune_unsloth", "cache_dir", "hardware", "pick_models",
+    "check_tokenizer",
     "GEMMA_TEMPLATE", "render", "end_of_turn", "check_chat_tokens",
     "generate", "complete", "reply",
     "side_by_side",
@@ -71,6 +80,7 @@ __all__ = [
     "teach", "TeachResult", "TeacherError", "Energy", "EnergyLabel", "label_model_card",
     "sweep", "frontier", "plot_sweep", "sweep_takeaway", "course_sweep",
     "StoicConfig", "finetune", "TrainResult", "TrainingDiverged", "memory_in_use", "learning_rate_for",
+    "EnergyCallback", "LossGuard", "plot_losses", "cpu_has_bf16_matmul",
     "check_lora_choice",
     "load_adapters", "ensure_adapters", "answers", "read_answers", "score_answers", "bootstrap_ci", "summary",
     "plot_scores",
@@ -80,7 +90,8 @@ __all__ = [
     "stoic_score", "stoic_matches", "highlight", "meaning_score", "LEXICON", "add_words", "NAMES", "name_drops",
     "check_quotes", "invented", "highlight_quotes", "Passage",
     "knowledge_facts", "ask", "Fact", "compare_arms", "check_my_knowledge_question",
-    "merge", "to_gguf", "verify", "export_all", "Exported", "RunFolder", "modelfile", "sizes", "plot_sizes",
+    "merge", "to_gguf", "verify", "converter", "keep_sentencepiece", "export_all", "Exported", "RunFolder", "modelfile",
+    "sizes", "plot_sizes",
     "check_my_prompt", "check_my_modelfile",
     "estimate_memory", "Estimate", "memory_table", "plot_memory", "nf4_error", "NF4Report",
     "slide_figures", "render_slides",

@@ -2,9 +2,9 @@
 
 Every exercise starts undone: its cell holds a stub, e.g. `MY_PROMPT = ...  # TODO: a complaint of your own`.
 While the value still holds that `...` (anywhere in it), its checker prints one "Not done yet" line naming what to
-fill in and returns without raising, and the helpers for the cells after it (`mix_yours`,
-`finetune_yours`) carry on without the learner's part, saying so: a notebook run top to bottom with no exercise
-done goes through. On an attempt, a checker prints what is right, or raises CheckFailed saying what to fix.
+fill in and returns without raising, and the helper for the cell after it (`mix_yours`) carries on without the
+learner's part, saying so: a notebook run top to bottom with no exercise done goes through. On an attempt, a
+checker prints what is right, or raises CheckFailed saying what to fix.
 CI runs the notebooks with the solutions filled in (`stoic-workshop workshop --solutions`, see workshop.py), so a
 solution that stops passing its check fails the run, exactly as a learner would see it.
 """
@@ -12,8 +12,7 @@ solution that stops passing its check fails the run, exactly as a learner would 
 from __future__ import annotations
 
 __all__ = ["CheckFailed", "check_my_prompt", "check_my_pairs", "check_lora_choice", "check_my_lexicon",
-           "check_my_rubric", "check_my_modelfile", "check_my_knowledge_question", "mix_yours",
-           "finetune_yours"]
+           "check_my_rubric", "check_my_modelfile", "check_my_knowledge_question", "mix_yours"]
 
 
 class CheckFailed(AssertionError):
@@ -52,31 +51,6 @@ def mix_yours(train, pairs):
         print(f"⏳ MY_PAIRS is not done yet: the training data is the {len(train)} built-in conversations alone.")
         return mix(train)
     return mix(train, load_pairs(pairs))
-
-
-def finetune_yours(model, tokenizer, dataset, config, *, target_modules, lora_r, **settings):
-    """`finetune` with your LoRA choice: `target_modules` (MY_TARGETS) and `lora_r` (MY_RANK); other settings as
-    finetune's. While either is still `...`, nothing is trained, a line says so, and it returns None.
-
-    `config`: notebook 2's `StoicConfig` (or an adapter folder); `settings` override its fields, as in finetune.
-    Example: `finetune_yours(model, tok, data, config, output_dir="adapters/yours", target_modules=["q_proj"],
-    lora_r=4)`
-    Raises CheckFailed for a choice that cannot train (not a list of layer names, not a whole number).
-    """
-    from .train import finetune
-
-    if _todo(target_modules, lora_r):
-        return _not_done("MY_TARGETS or MY_RANK", "set MY_TARGETS to a list of layer names in quotes and MY_RANK "
-                         "to a whole number", "Nothing was trained.")
-    if isinstance(target_modules, str) or not isinstance(target_modules, (list, tuple)) or not target_modules \
-            or not all(isinstance(t, str) for t in target_modules):
-        raise CheckFailed(f"Not yet: MY_TARGETS must be a list of layer names in quotes, e.g. ['q_proj', 'v_proj'], "
-                          f"got {target_modules!r}.")
-    if isinstance(lora_r, bool) or not isinstance(lora_r, int) or lora_r < 1:
-        raise CheckFailed(f"Not yet: MY_RANK must be a whole number, 1 or more (the default run used 16), "
-                          f"got {lora_r!r}.")
-    return finetune(model, tokenizer, dataset, config, target_modules=list(target_modules), lora_r=lora_r,
-                    **settings)
 
 
 def check_my_prompt(prompt, prompts, tokenizer) -> None:
@@ -134,28 +108,28 @@ def check_my_pairs(pairs, tokenizer, max_seq_length: int = 512) -> None:
 
 
 def check_lora_choice(mine, reference) -> None:
-    """Your LoRA run vs the default one: fewer trainable parameters, and what that did to the loss.
+    """Your LoRA choice (a PeftModel made with MY_TARGETS and MY_RANK) against the trained one: fewer trainable
+    parameters, and what that saves in the adapter file (fp32, 4 bytes a parameter, as a T4 or a CPU saves them).
 
-    `mine` is None when `finetune_yours` trained nothing (MY_TARGETS or MY_RANK still `...`).
-    Example: `sw.check_lora_choice(mine, result)` prints "Well done. Trainable share: 3.50% ... -> 0.34% ..."
+    `mine` is None while MY_TARGETS or MY_RANK is still `...`.
+    Example: `sw.check_lora_choice(mine, model)` prints "Well done. Trainable share: 3.50% ... -> 0.24% ..."
     """
     if mine is None:
-        return _not_done("MY_TARGETS or MY_RANK", "set both in the cell above the training cell")
-    if mine.trainable >= reference.trainable:
-        raise CheckFailed(f"Not yet: your run trains {mine.trainable:,} parameters, no fewer than the default run "
-                          f"({reference.trainable:,}). Set MY_TARGETS to fewer layers (e.g. ['q_proj', 'v_proj']) "
-                          "or MY_RANK below 16, then run the training cell again.")
-    steps = min(mine.steps, reference.steps)
-    ours, theirs = dict(mine.losses), dict(reference.losses)
-    print(f"Well done. Trainable share: {reference.share:.2%} (default, r={reference.settings['lora_r']}, "
-          f"{len(reference.settings['target_modules'])} layer types) -> {mine.share:.2%} (yours, "
-          f"r={mine.settings['lora_r']}, {', '.join(mine.settings['target_modules'])}): "
-          f"{reference.trainable / mine.trainable:.1f}x fewer parameters to train and store "
-          f"({reference.adapter_mb:.1f} MB -> {mine.adapter_mb:.1f} MB of adapters).")
-    if steps in ours and steps in theirs:
-        print(f"Loss after {steps} steps: default {theirs[steps]:.3f}, yours {ours[steps]:.3f}. "
-              "Fewer parameters usually learn a style a little more slowly; on a task this small the gap is "
-              "often within the step-to-step noise.")
+        return _not_done("MY_TARGETS or MY_RANK", "set both, then run the cell that builds `mine`")
+    for name, model in (("mine", mine), ("the trained model", reference)):
+        if not hasattr(model, "get_nb_trainable_parameters"):
+            raise CheckFailed(f"Not yet: {name} is a {type(model).__name__}, not a model with LoRA adapters: build "
+                              "it with get_peft_model(model, LoraConfig(...)).")
+    (yours, total), (theirs, their_total) = mine.get_nb_trainable_parameters(), reference.get_nb_trainable_parameters()
+    ours_config, their_config = mine.peft_config["default"], reference.peft_config["default"]
+    if yours >= theirs:
+        raise CheckFailed(f"Not yet: your choice trains {yours:,} parameters, no fewer than the trained model "
+                          f"({theirs:,}). Set MY_TARGETS to fewer layers (e.g. ['q_proj', 'v_proj']) or MY_RANK "
+                          "below 16, then run the cell again.")
+    print(f"Well done. Trainable share: {theirs / their_total:.2%} (trained, r={their_config.r}, "
+          f"{len(their_config.target_modules)} layer types) -> {yours / total:.2%} (yours, r={ours_config.r}, "
+          f"{', '.join(sorted(ours_config.target_modules))}): {theirs / yours:.1f}x fewer parameters to train and "
+          f"store ({theirs * 4 / 1e6:.1f} MB -> {yours * 4 / 1e6:.1f} MB of adapters in fp32).")
 
 
 def check_my_lexicon(lexicon, scored) -> None:

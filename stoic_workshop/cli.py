@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: from the model's size, "
                                                                 "1e-3 under 500M parameters, else 2e-4)")
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    train.add_argument("--cpu-dtype", choices=("auto", "float32", "bfloat16"), default=None,
+                       help="on a CPU, the frozen base's number format (default auto: bf16 where the CPU multiplies "
+                            "bf16 in hardware, else fp32)")
     train.add_argument("--load-in-4bit", action=argparse.BooleanOptionalAction, default=None,
                        help="4-bit NF4 base on a GPU (default: yes on one GPU and under DDP, no under FSDP, where "
                             "the fsdp-qlora config asks for it)")
@@ -255,10 +258,11 @@ def _train(args) -> int:
     from .dataset import DataError, load_pairs, make_dataset
     from .distributed import LaunchError, main_only, world
     from .models import load_model, pick_models
-    from .train import TrainingDiverged, finetune
+    from .callbacks import TrainingDiverged
+    from .train import finetune
 
     settings = {k: v for k, v in {"max_steps": args.steps, "save_steps": args.save_steps, "lora_r": args.rank,
-                                  "learning_rate": args.lr}.items() if v is not None}
+                                  "learning_rate": args.lr, "cpu_dtype": args.cpu_dtype}.items() if v is not None}
     if args.targets:
         settings["target_modules"] = [t.strip() for t in args.targets.split(",") if t.strip()]
     if args.keep_per_gpu_batch:

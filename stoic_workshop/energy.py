@@ -395,23 +395,6 @@ def earlier_parts(checkpoint: Path | None) -> list[dict] | None:
     return found["parts"] if isinstance(found, dict) and found.get("complete") else None
 
 
-def energy_at_checkpoints(energy, earlier: list[dict] | None):
-    """A callback that writes, into each checkpoint, the energy of the training so far: the earlier parts of a
-    resumed training and this one up to now (`Energy.so_far`). A run resumed from that checkpoint counts them all."""
-    from transformers import TrainerCallback
-
-    class EnergyAtCheckpoints(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            now = energy.so_far()
-            if folder.is_dir() and state.is_world_process_zero:
-                parts = (earlier or []) + ([now] if now else [])
-                (folder / ENERGY_SO_FAR).write_text(json.dumps(
-                    {"parts": parts, "complete": earlier is not None and now is not None}, indent=1))
-
-    return EnergyAtCheckpoints()
-
-
 def _resumed(trained: list[_Phase]) -> str:
     """What the label says of a training resumed from a checkpoint (`Energy.resumed`)."""
     resumed = [p.resumed for p in trained if p.resumed]

@@ -32,7 +32,7 @@ from .serve import LLAMA_CPP_PYTHON  # the source package whose llama.cpp conver
 from .settings import env
 
 __all__ = ["merge", "to_gguf", "verify", "export_all", "Exported", "modelfile", "converter", "Check", "QUANTS",
-           "sizes", "plot_sizes"]
+           "sizes", "plot_sizes", "keep_sentencepiece"]
 
 PYTHON_QUANTS = ("f16", "bf16", "q8_0")  # written by the converter itself, in pure Python
 QUANTS = PYTHON_QUANTS + ("q4_k_m",)     # q4_k_m: llama.cpp's quantizer, through the bindings
@@ -170,6 +170,19 @@ def _check_replaceable(out: Path) -> None:
                       "(another --out).")
 
 
+def keep_sentencepiece(folder: str | os.PathLike, base: str, adapters: str | os.PathLike | None = None) -> bool:
+    """Put the base model's sentencepiece `tokenizer.model` into a merged model `folder`, where the base has one:
+    llama.cpp's converter reads Gemma's vocabulary from it, and transformers 5 saves tokenizer.json only.
+
+    `base`: the base model's folder or Hub name; `adapters`: an adapter folder to look in first. True when the
+    folder has one now. SmolLM2's byte-level vocabulary needs none (False, and the converter reads tokenizer.json).
+    Example: `sw.keep_sentencepiece("deploy/merged", sw.model_source("gemma-2-2b-it"))`  # -> True
+    """
+    folder = Path(folder)
+    _keep_sentencepiece(folder, Path(adapters) if adapters else folder, base)
+    return (folder / "tokenizer.model").is_file()
+
+
 def _keep_sentencepiece(folder: Path, adapters: Path, base: str) -> None:
     """Put the original sentencepiece `tokenizer.model` beside the merged weights when there is one.
 
@@ -198,6 +211,7 @@ def converter(cache: str | os.PathLike | None = None, *, sdist: str | os.PathLik
 
     Looks for the source package in `sdist`, `$STOIC_LLAMA_CPP_SDIST`, then the cache, and downloads it with
     pip only if none is found (76 MB, once: `stoic-workshop prepare` does it ahead of a workshop).
+    Example: `sw.converter() / "convert_hf_to_gguf.py"`  # the script notebook 4 runs; gguf-py beside it
     """
     from filelock import FileLock
 

@@ -21,9 +21,10 @@ _TURN_STARTS = ("<start_of_turn>", "<|im_start|>", "<|start_header_id|>")
 
 
 def _assistant_spans(tokenizer, messages) -> tuple[str, list[tuple[int, int]]]:
-    """The templated text and, for each assistant turn, its character span (reply + end-of-turn)."""
+    """The templated text and, for each assistant turn, its character span: from the end of the generation prompt
+    to the end of the turn (the reply, its end-of-turn token and what the template writes after it, such as a line
+    break). This is what TRL's SFTTrainer trains on for a prompt-completion row: the tokens after the prompt."""
     text = tokenizer.apply_chat_template(messages, tokenize=False)
-    eot = end_of_turn(tokenizer)
     spans = []
     for k, turn in enumerate(messages):
         if turn["role"] != "assistant":
@@ -33,8 +34,7 @@ def _assistant_spans(tokenizer, messages) -> tuple[str, list[tuple[int, int]]]:
         if not (text.startswith(before) and text.startswith(through)):
             raise ValueError("this chat template renders earlier turns differently once later turns exist, "
                              "so reply positions cannot be found from it")
-        end = through.rindex(eot) + len(eot) if eot and eot in through[len(before):] else len(through.rstrip())
-        spans.append((len(before), end))
+        spans.append((len(before), len(through)))
     return text, spans
 
 
@@ -42,8 +42,10 @@ def encode(tokenizer, messages, max_seq_length: int | None = None) -> dict:
     """Token ids and labels for one conversation, training on the assistant replies only.
 
     The template already holds <bos>, so the text is tokenized without adding special tokens
-    again. Labels are IGNORE (-100) everywhere except the assistant's words and its end-of-turn
-    token, which the model must learn in order to stop. `assistant_masks` marks the same tokens.
+    again. Labels are IGNORE (-100) everywhere except the assistant's turn after its opening: the
+    words, the end-of-turn token (the model must learn it in order to stop) and the template's line
+    break after it. These are the labels TRL's SFTTrainer builds for the same conversation given as a
+    prompt and a completion (tests/test_masking.py compares them). `assistant_masks` marks them.
     Example: `sw.encode(tok, ds[0]["messages"])`  # -> {"input_ids": [...], "attention_mask": [...], "labels": [...]}
     """
     text, spans = _assistant_spans(tokenizer, messages)
@@ -180,16 +182,25 @@ def check_dataset(dataset, tokenizer, max_seq_length: int = 512) -> DataReport:
     return DataReport(len(lengths), lengths, trained, max_seq_length)
 
 
-def masked_view(tokenizer, messages, placeholder: str = "░") -> str:
+def masked_view(tokenizer, row, placeholder: str = "░") -> str:
     """The training text as the loss sees it: masked stretches shown as a placeholder run.
 
+    `row`: a conversation (a list of messages), or a row the trainer tokenized (`input_ids` and `labels`, e.g.
+    `trainer.train_dataset[0]` of TRL's SFTTrainer), shown exactly as it will be trained.
     Example: `print(sw.masked_view(tok, ds[0]["messages"]))`  # -> "[░░░ masked: 20 tokens ░░░]<the reply>..."
     """
     from itertools import groupby
 
-    enc = encode(tokenizer, messages)
+    if isinstance(row, dict) and "input_ids" in row:
+        if "labels" not in row:
+            raise ValueError("masked_view: this row has input_ids but no labels, so what is trained is not known; "
+                             f"pass a conversation (a list of messages) or a row with labels (its keys: {sorted(row)})")
+        ids, trained_mask = list(row["input_ids"]), [int(label != IGNORE) for label in row["labels"]]
+    else:
+        enc = encode(tokenizer, row["messages"] if isinstance(row, dict) else row)
+        ids, trained_mask = enc["input_ids"], enc["assistant_masks"]
     out = []
-    for trained, run in groupby(zip(enc["input_ids"], enc["assistant_masks"]), key=lambda pair: pair[1]):
+    for trained, run in groupby(zip(ids, trained_mask), key=lambda pair: pair[1]):
         tokens = [token for token, _ in run]
         out.append(tokenizer.decode(tokens) if trained else f"[{placeholder * 3} masked: {len(tokens)} tokens "
                                                             f"{placeholder * 3}]")

@@ -662,37 +662,6 @@ def _need(module: str, install: str, why: str) -> None:
         raise ImportError(f"{why} needs {module}: pip install {install}")
 
 
-def _unsloth_environment() -> None:
-    """Settings Unsloth needs offline, and the fix for its block compile crash on torch 2.11."""
-    import torch
-
-    os.environ.setdefault("UNSLOTH_DISABLE_STATISTICS", "1")
-    if torch.__version__.startswith("2.11"):
-        # torch 2.11 + triton 3.6: Unsloth's per-block torch.compile crashes in the first backward
-        # (InductorError in decompose_triton_kernel_wrapper_functional); this keeps its LoRA kernels.
-        os.environ.setdefault("UNSLOTH_BLOCK_COMPILE", "0")
-
-
-def _unsloth_eager_softcapping() -> bool:
-    """Run Unsloth's Gemma 2 attention (logit soft-capping) eagerly instead of compiled with Inductor's max-autotune.
-
-    Profiled on an H200 (bench/train_gpu.py --profile, bench/results/unsloth_h200.json): that one compiled function took
-    37 s of the first step's forward and most of its 108 s backward with empty caches, as on a fresh Colab runtime, and
-    still 40 s with warm ones; UNSLOTH_COMPILE_DISABLE does not reach it. Eager costs nothing to start, and at the
-    course's sequence lengths the attention scores are small. STOIC_UNSLOTH_COMPILED_ATTENTION=1 keeps Unsloth's
-    compiled version (worth it for long runs on long sequences). Returns whether the eager path was chosen.
-    """
-    if env_flag("STOIC_UNSLOTH_COMPILED_ATTENTION"):
-        return False
-    from unsloth.kernels import flex_attention
-
-    eager = getattr(flex_attention, "_SOFTCAP_EAGER", None)  # Unsloth's own switch for when compiling fails
-    if eager is None:
-        return False
-    eager["cuda"] = True
-    return True
-
-
 @dataclass
 class LoadReport:
     """What `load_model` chose, so a learner can see it rather than guess."""
@@ -793,10 +762,12 @@ def load_model(name_or_path: str = "gemma-3-270m", *, load_in_4bit: bool | None 
     try:
         if backend == "unsloth":
             _need("unsloth", "unsloth==2026.10.9", "The Unsloth backend")
-            _unsloth_environment()
+            from .unsloth_fixes import unsloth_eager_softcapping, unsloth_environment
+
+            unsloth_environment()
             from unsloth import FastLanguageModel
 
-            _unsloth_eager_softcapping()
+            unsloth_eager_softcapping()
             # Unsloth is given fp16 for Gemma 3 without bf16, as its own T4 notebooks do: it then switches that family
             # to its float32 path itself (FORCE_FLOAT32 in Unsloth's loader).
             model, tokenizer = FastLanguageModel.from_pretrained(

@@ -27,20 +27,19 @@ every `save_steps`, so a run cut short (Colab disconnects, Ctrl-C, a killed proc
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .masking import IGNORE, check_dataset, encode
-from .energy import earlier_parts, energy_at_checkpoints
+from .energy import earlier_parts
 from .models import PROJECTIONS, check_same_base, cpu_threads
 from .settings import env
 
-__all__ = ["finetune", "TrainResult", "TrainingDiverged", "NotOurs", "PROJECTIONS", "LEARNING_RATE",
-           "last_checkpoint", "memory_in_use", "learning_rate_for", "ensure_adapters", "diverged_message"]
+__all__ = ["finetune", "TrainResult", "NotOurs", "PROJECTIONS", "LEARNING_RATE",
+           "last_checkpoint", "memory_in_use", "learning_rate_for", "ensure_adapters", "plot_losses",
+           "cpu_has_bf16_matmul"]
 
 FOLD_TOKENS = 4096  # on a GPU, fold micro-batches while a pass stays under this many tokens
 
@@ -69,13 +68,6 @@ def learning_rate_for(model) -> float:
     """
     total = sum(p.numel() for p in model.parameters())
     return SMALL_MODEL_LR if total < SMALL_MODEL else LEARNING_RATE
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite: the run stopped and nothing broken was saved.
-
-    Example: `except sw.TrainingDiverged as err: print(err)`  # -> "The loss became nan at step 12, ..."
-    """
 
 
 class NotOurs(FileExistsError, ValueError):
@@ -195,8 +187,15 @@ class TrainResult:
 
 
 def plot_losses(losses, path=None, title="Training loss"):
+    """The loss per optimizer step and its moving average, saved to `path` if given.
+
+    `losses`: (step, loss) pairs, or Trainer's own record, `trainer.state.log_history` (its entries with a loss).
+    Example: `sw.plot_losses(trainer.state.log_history)`
+    """
     import matplotlib.pyplot as plt
 
+    losses = [(e["step"], e["loss"]) if isinstance(e, dict) else tuple(e) for e in losses
+              if not isinstance(e, dict) or "loss" in e]
     steps, values = zip(*losses) if losses else ((), ())
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.plot(steps, values, color="#4c72b0", alpha=0.45, label="loss per step")
@@ -262,6 +261,7 @@ def cpu_has_bf16_matmul() -> bool:
 
     There bf16 matrix products run 2.5-3x faster than fp32 (bench/train_cpu.py); elsewhere bf16 is emulated and
     slower, so fp32 stays.
+    Example: `torch.bfloat16 if sw.cpu_has_bf16_matmul() else torch.float32`  # notebook 2's DTYPE on a CPU
     """
     try:
         flags = Path("/proc/cpuinfo").read_text()
@@ -356,37 +356,7 @@ def _rows(dataset, tokenizer, cap: int) -> tuple[list[dict], int]:
 # Callbacks: progress, guard rails
 
 
-def diverged_message(loss: float, step: int, learning_rate: float, good, dtype: str = "fp16",
-                     model_type: str | None = None) -> str:
-    """What the NaN guard says: the likely cause first, the fix, and the checkpoint to resume from.
-
-    `dtype`: what the run computed in ("fp16", "bf16", "fp32"); `model_type`: the model's config.model_type.
-    """
-    from .models import FP16_MAX, fp16_safe
-
-    limit = f"{FP16_MAX:,.0f}"
-    if dtype == "fp16" and not fp16_safe(model_type):
-        causes = (f"fp16 overflow, this model's known one: Gemma 3's activations go above fp16's largest number, "
-                  f"{limit} (with the real 270M weights its hidden states reach about 104,000), so in fp16 they become "
-                  f"inf and the loss NaN, whatever the learning rate. Train it in bf16 or fp32: load_model picks fp32 "
-                  f"for Gemma 3 on a GPU without bf16 (a T4); a model loaded by hand in fp16 must be loaded again in "
-                  f"fp32 (dtype=torch.float32, or bnb_4bit_compute_dtype=torch.float32 for 4-bit)")
-    elif dtype == "fp16":
-        causes = (f"fp16 overflow (activations above fp16's largest number, {limit}; Gemma 3 does this in fp16, which "
-                  f"is why it trains in fp32 on a GPU without bf16 such as a T4; for another model on a T4 lower the "
-                  f"learning rate or use a GPU with bf16) or a learning rate too high for this model "
-                  f"(lr {learning_rate:g}; try half)")
-    else:
-        causes = (f"a learning rate too high for this model (lr {learning_rate:g}; try half). Not fp16 overflow "
-                  f"(activations above fp16's largest number, {limit}, as Gemma 3's are in fp16): this run computed "
-                  f"in {dtype}")
-    return (f"The loss became {loss} at step {step}, so training stopped and nothing from this step on was saved. "
-            f"Likely cause: {causes}. Last good checkpoint: {good or 'none yet (it diverged before the first save)'}; "
-            f"continue from it with resume=True after changing the setting.")
-
-
-def _callbacks(vocab_size: int, output_dir: Path, show_progress: bool, dtype: str = "fp16",
-               model_type: str | None = None):
+def _progress(show_progress: bool):
     from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
@@ -419,31 +389,7 @@ def _callbacks(vocab_size: int, output_dir: Path, show_progress: bool, dtype: st
             if self.bar is not None:
                 self.bar.close()
 
-    class Guard(TrainerCallback):
-        """Stops at a NaN/inf loss before anything broken is saved; flags a first loss worse than guessing."""
-
-        diverged: str | None = None
-        first_checked = False
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            loss = (logs or {}).get("loss")
-            if loss is None:
-                return
-            if not math.isfinite(loss):
-                control.should_training_stop = True
-                control.should_save = False
-                self.diverged = diverged_message(loss, state.global_step, args.learning_rate,
-                                                 last_checkpoint(output_dir), dtype, model_type)
-            elif not self.first_checked:
-                self.first_checked = True
-                if state.global_step <= args.logging_steps and loss > math.log(vocab_size) + 1:
-                    print(f"Warning: the first loss ({loss:.1f}) is above ln(vocabulary) = "
-                          f"{math.log(vocab_size):.1f}, worse than guessing uniformly among {vocab_size:,} tokens. "
-                          "A pretrained model starts far lower: the labels probably do not line up with the text "
-                          "(wrong chat template, or labels built for another tokenizer). Check the data with "
-                          "check_dataset and masked_view.")
-
-    return Progress(), Guard()
+    return Progress()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -782,7 +728,6 @@ def _finetune(model, tokenizer, dataset, config, *, resume, energy, progress, **
     rows, max_seq_length = _rows(dataset, tokenizer, settings["max_length"])
     model, precision = _prepare(model, route, settings)
     dtype = _gpu_dtype(model) if route not in CPU_ROUTES else ("bf16" if precision.startswith("bf16") else "fp32")
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
     trainable, total = model.get_nb_trainable_parameters()
     per_pass, passes = _fold(route, settings, max_seq_length)
     precision += f", {per_pass} examples x {passes} pass{'es' if passes > 1 else ''} per step"
@@ -797,8 +742,9 @@ def _finetune(model, tokenizer, dataset, config, *, resume, energy, progress, **
         tokenizer.pad_token = tokenizer.eos_token
     if here.main:
         _mark_folder(output_dir, "stoic_workshop.finetune")
-    vocab_size = model.get_output_embeddings().weight.shape[0]
-    progress_cb, guard = _callbacks(vocab_size, output_dir, progress and here.main, dtype, model_type)
+    from .callbacks import EnergyCallback, LossGuard, TrainingDiverged
+
+    progress_cb, guard = _progress(progress and here.main), LossGuard(raise_error=False)
     args = _trainer_args(config, route, settings, ckpt_dir, max_seq_length, dtype)
     if here.size == 1 and args.n_gpu > 1:
         # One process on a machine with several GPUs: Trainer would spread it with nn.DataParallel, which TRL
@@ -825,17 +771,21 @@ def _finetune(model, tokenizer, dataset, config, *, resume, energy, progress, **
 
         energy = Energy(output_dir=str(output_dir / "energy"))
     earlier = earlier_parts(start_from)  # a resumed training: the energy of its parts before this one
-    if energy:
-        trainer.add_callback(energy_at_checkpoints(energy, earlier))
+    measure = EnergyCallback(energy, earlier=earlier) if energy else None
+    if measure:
+        trainer.add_callback(measure)
     t0 = time.perf_counter()
     try:
-        with energy.phase("training") if energy else nullcontext() as phase:
-            trainer.train(resume_from_checkpoint=str(start_from) if start_from else None)
-    except KeyboardInterrupt:
-        good = last_checkpoint(output_dir)
-        print(f"\nInterrupted at step {trainer.state.global_step}. Checkpoint kept: {good or 'none yet'}; "
-              "run the same call with resume=True to continue.")
+        trainer.train(resume_from_checkpoint=str(start_from) if start_from else None)
+    except BaseException as error:
+        if measure:
+            measure.stop(error)  # the phase ends measured up to here, the error named in its note
+        if isinstance(error, KeyboardInterrupt):
+            good = last_checkpoint(output_dir)
+            print(f"\nInterrupted at step {trainer.state.global_step}. Checkpoint kept: {good or 'none yet'}; "
+                  "run the same call with resume=True to continue.")
         raise
+    phase = measure.phase if measure else None
     seconds = time.perf_counter() - t0
     if guard.diverged:
         raise TrainingDiverged(guard.diverged)

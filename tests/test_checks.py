@@ -8,6 +8,7 @@ import pytest
 
 import stoic_workshop as sw
 from stoic_workshop.workshop import NOTEBOOKS, exercises
+from stoic_workshop.models import PROJECTIONS
 
 GOOD = ("Epictetus would start by sorting: the delay is not yours to command, your patience is. Tell the people "
         "waiting for you, find something useful or pleasant to do with the hour, and notice how much of the "
@@ -150,11 +151,7 @@ def test_every_untouched_stub_says_not_done_yet_and_raises_nothing(smol, scored,
     train = sw.make_dataset(n=12)
     assert len(sw.checks.mix_yours(train, stub["MY_PAIRS"])) == len(train)  # the built-in data alone
     said("MY_PAIRS", f"the {len(train)} built-in conversations alone")
-    mine = sw.checks.finetune_yours(model, tok, train, tmp_path / "your-turn", target_modules=stub["MY_TARGETS"],
-                                    lora_r=stub["MY_RANK"], max_steps=1, energy=False)
-    assert mine is None and not (tmp_path / "your-turn").exists()  # nothing trained
-    said("MY_TARGETS", "Nothing was trained")
-    sw.check_lora_choice(mine, None)
+    sw.check_lora_choice(None, None)  # notebook 2 leaves `mine` None while MY_TARGETS or MY_RANK is `...`
     said("MY_TARGETS")
     sw.check_my_lexicon(stub["MY_LEXICON"], scored)
     said("MY_LEXICON")
@@ -207,24 +204,33 @@ def test_the_solutions_pass_their_checks(smol, scored, tmp_path, capsys):
     assert "✅ Well done: a new question" in capsys.readouterr().out
 
 
-def test_the_lora_solution_trains_fewer_parameters(tiny_gemma3, gemma_tok, tmp_path, capsys):
+def _lora(model, r, targets):
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(copy.deepcopy(model), LoraConfig(task_type="CAUSAL_LM", r=r, lora_alpha=r,
+                                                           target_modules=targets))
+
+
+def test_the_lora_solution_trains_fewer_parameters(tiny_gemma3, capsys):
     solution = _cells("solution")
-    data = sw.make_dataset(n=8)
-    default = sw.finetune(tiny_gemma3, gemma_tok, data, tmp_path / "all", max_steps=1, energy=False, progress=False)
-    mine = sw.checks.finetune_yours(tiny_gemma3, gemma_tok, data, tmp_path / "yours",
-                                    target_modules=solution["MY_TARGETS"], lora_r=solution["MY_RANK"], max_steps=1,
-                                    energy=False, progress=False)
+    default = _lora(tiny_gemma3, 16, list(PROJECTIONS))
+    mine = _lora(tiny_gemma3, solution["MY_RANK"], solution["MY_TARGETS"])
     sw.check_lora_choice(mine, default)
-    assert "Well done. Trainable share:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # hidden 32, q: 2 heads x 16 = 32 out, v: 1 KV head x 16 = 16 out, r=8, 2 layers:
+    # q: A 8x32 + B 32x8 = 512; v: A 8x32 + B 16x8 = 384; (512 + 384) x 2 layers = 1,792 parameters, 7,168 bytes
+    assert mine.get_nb_trainable_parameters()[0] == 1792 and "MB -> 0.0 MB of adapters in fp32" in out
+    assert "Well done. Trainable share:" in out and "(yours, r=8, q_proj, v_proj)" in out
+    with pytest.raises(sw.CheckFailed, match="no fewer than the trained model"):
+        sw.check_lora_choice(default, mine)
 
 
 def test_wrong_attempts_raise_with_what_to_fix(smol, tmp_path):
     model, tok = smol
-    for targets, rank, why in [("q_proj", 8, "must be a list of layer names"), ([], 8, "must be a list"),
-                               (["q_proj"], 0, "MY_RANK must be a whole number"), (["q_proj"], "8", "whole number")]:
-        with pytest.raises(sw.CheckFailed, match=why):
-            sw.checks.finetune_yours(model, tok, [], tmp_path / "x", target_modules=targets, lora_r=rank)
-    assert not (tmp_path / "x").exists()
+    with pytest.raises(sw.CheckFailed, match="mine is a LlamaForCausalLM, not a model with LoRA adapters"):
+        sw.check_lora_choice(model, model)
     with pytest.raises(sw.CheckFailed, match="no criterion the built-in RUBRIC lacks"):
         sw.check_my_rubric(dict(sw.RUBRIC), NoJudge(), ["x"], ["y"])
     with pytest.raises(sw.CheckFailed, match="must look like"):

@@ -13,14 +13,14 @@ TALK = [{"role": "system", "content": "Answer as a Stoic."},
 
 
 def _trained_spans(tok, messages):
-    """Independent expectation: token positions between each templated prefix and the turn's end."""
+    """Independent expectation: token positions between each generation prompt and the end of the templated turn."""
     spans = []
     for k, turn in enumerate(messages):
         if turn["role"] == "assistant":
             before = tok.apply_chat_template(messages[:k], tokenize=False, add_generation_prompt=True)
-            reply = turn["content"] + sw.end_of_turn(tok)
-            start = len(tok(before, add_special_tokens=False).input_ids)
-            spans.append((start, start + len(tok(before + reply, add_special_tokens=False).input_ids) - start))
+            through = tok.apply_chat_template(messages[:k + 1], tokenize=False)
+            spans.append((len(tok(before, add_special_tokens=False).input_ids),
+                          len(tok(through, add_special_tokens=False).input_ids)))
     return spans
 
 
@@ -29,7 +29,7 @@ def tok(request, gemma_tok, smol):
     return gemma_tok if request.param == "gemma" else smol[1]
 
 
-def test_labels_cover_exactly_the_replies_and_their_end_of_turn(tok):
+def test_labels_cover_exactly_the_replies_their_end_of_turn_and_its_line_break(tok):
     enc = sw.encode(tok, TALK)
     trained = [i for i, m in enumerate(enc["assistant_masks"]) if m]
     expected = [i for start, end in _trained_spans(tok, TALK) for i in range(start, end)]
@@ -38,7 +38,8 @@ def test_labels_cover_exactly_the_replies_and_their_end_of_turn(tok):
     assert all(enc["labels"][i] == enc["input_ids"][i] for i in trained)
     eot = sw.end_of_turn(tok)
     pieces = [tok.decode(enc["input_ids"][s:e]) for s, e in _trained_spans(tok, TALK)]
-    assert pieces == [TALK[2]["content"] + eot, TALK[4]["content"] + eot]  # replies only, stop token included
+    # replies only, the stop token included, and the line break the template writes after it (as TRL trains it)
+    assert pieces == [TALK[2]["content"] + eot + "\n", TALK[4]["content"] + eot + "\n"]
 
 
 def test_gemma_training_text_has_one_bos_and_folded_system(gemma_tok):
@@ -50,7 +51,7 @@ def test_gemma_training_text_has_one_bos_and_folded_system(gemma_tok):
 def test_masked_view_shows_what_the_model_learns(gemma_tok):
     view = sw.masked_view(gemma_tok, TALK[1:3])
     # <bos><start_of_turn>user\n + complaint + <end_of_turn>\n<start_of_turn>model\n are masked, then the reply.
-    assert view.startswith("[░░░ masked: ") and view.endswith("<end_of_turn>[░░░ masked: 1 tokens ░░░]")
+    assert view.startswith("[░░░ masked: ") and view.endswith("yours.<end_of_turn>\n")
     assert "His inbox is his; your next message is yours.<end_of_turn>" in view
     assert "My boss" not in view
 

@@ -14,8 +14,8 @@ from transformers import Gemma2Config, Gemma2ForCausalLM, TrainerControl, Traine
 
 import stoic_workshop as sw
 import stoic_workshop.models as models
-from stoic_workshop.train import (_callbacks, _check_t4, _compute_in_fp32, _gpu_dtype, _trainer_args,
-                                  diverged_message)
+from stoic_workshop.callbacks import diverged_message
+from stoic_workshop.train import _check_t4, _compute_in_fp32, _gpu_dtype, _trainer_args
 
 H200 = types.SimpleNamespace(name="NVIDIA H200", total_memory=150_121_594_880, major=9, minor=0)
 T4 = types.SimpleNamespace(name="Tesla T4", total_memory=15_828_320_256, major=7, minor=5)
@@ -169,11 +169,16 @@ def test_finetune_lifts_a_hand_loaded_fp16_gemma3_to_fp32_and_t4_mode_refuses_bf
     _check_t4(gemma2, "gpu-lora")  # outside T4 mode bf16 is the right choice
 
 
-def test_the_nan_guard_names_gemma3s_fp16_overflow(tmp_path):
-    """The guard callback itself, fed a NaN loss as Trainer logs it, for a Gemma 3 run in fp16."""
-    _, guard = _callbacks(262_144, tmp_path, False, "fp16", "gemma3_text")
+def test_the_nan_guard_names_gemma3s_fp16_overflow(tmp_path, tiny_gemma3):
+    """The guard callback itself (sw.LossGuard, as notebook 2 plugs it in), fed a NaN loss as Trainer logs it, for a
+    Gemma 3 run in fp16; it raises as the training ends."""
+    from stoic_workshop.callbacks import LossGuard
+
+    guard = LossGuard()
     state, control = TrainerState(global_step=1), TrainerControl()
-    args = types.SimpleNamespace(learning_rate=1e-3, logging_steps=1)
+    args = types.SimpleNamespace(learning_rate=1e-3, logging_steps=1, fp16=True, bf16=False,
+                                 output_dir=str(tmp_path / "checkpoints"))
+    guard.on_train_begin(args, state, control, model=tiny_gemma3)
     guard.on_log(args, state, control, logs={"loss": float("nan")})
     assert control.should_training_stop and not control.should_save
     message = guard.diverged
@@ -181,6 +186,8 @@ def test_the_nan_guard_names_gemma3s_fp16_overflow(tmp_path):
     assert "Gemma 3's activations go above fp16's largest number, 65,504" in message
     assert "load_model picks fp32 for Gemma 3 on a GPU without bf16" in message
     assert "none yet (it diverged before the first save)" in message
+    with pytest.raises(sw.TrainingDiverged, match="became nan at step 1"):
+        guard.on_train_end(args, state, control)
 
 
 def test_the_nan_guard_names_the_fp16_limit_for_every_run():

@@ -96,10 +96,7 @@ def test_fewer_target_modules_train_fewer_parameters_and_a_rerun_starts_from_the
     # q: A 16x32 + B 32x16 = 1024; v: A 16x32 + B 16x16 = 768; (1024 + 768) x 2 layers = 3584
     assert mine.trainable == 3584
     assert sum("lora_A" in name for name, _ in mine.model.named_parameters()) == 2 * 2  # not stacked on the first
-    sw.check_lora_choice(mine, default)
-    assert "fewer parameters to train" in capsys.readouterr().out
-    with pytest.raises(sw.CheckFailed, match="no fewer than the default"):
-        sw.check_lora_choice(default, mine)
+    assert default.trainable > mine.trainable
 
 
 def test_training_uses_the_threads_omp_num_threads_allows_else_every_core_it_may_run_on(
