@@ -5,10 +5,11 @@
 #   .whl/*.whl          /work/shared/gpu/build_wheels.sh: unsloth, unsloth_zoo, trl, datasets, bitsandbytes, ...
 #   dist/*.whl          this package (python -m build)
 #   .gpu-stage/         tok.tar.xz (the Gemma 3 tokenizer with its chat template), gemma3-config.json, data/
-#     bash bench/recipe_gpu.sh OUT [STEPS]
+#     bash bench/recipe_gpu.sh OUT [STEPS [ROUTE:MODEL ...]]   (default: the three runs below)
 # OUT gets one JSON line per route (bench/recipe_gpu.py) and the log.
 set -uo pipefail
-OUT=$(realpath "$1"); STEPS=${2:-60}; ROOT=$(pwd)
+OUT=$(realpath "$1"); STEPS=${2:-60}; ROOT=$(pwd); shift $(( $# < 2 ? $# : 2 ))
+RUNS=("${@:-unsloth:gemma2-2b transformers:gemma3-270m transformers:gemma2-2b}")
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 UNSLOTH_DISABLE_STATISTICS=1 \
   HF_HUB_DISABLE_TELEMETRY=1 DO_NOT_TRACK=1 HF_HUB_ENABLE_HF_TRANSFER=0 PYTHONUNBUFFERED=1
 SITE=/tmp/site
@@ -34,8 +35,8 @@ for name, make in (("gemma2-2b", lambda: Gemma2ForCausalLM(Gemma2Config(vocab_si
         print(name, f"{model.num_parameters() / 1e6:.0f} M parameters (random) in {folder}")
         del model
 PY
-for run in "unsloth gemma2-2b" "transformers gemma3-270m" "transformers gemma2-2b"; do
-  set -- $run
+for run in ${RUNS[@]}; do
+  set -- ${run/:/ }
   timeout 400 python3 "$ROOT/bench/recipe_gpu.py" --model "/tmp/models/$2" --route "$1" --steps "$STEPS" \
     --out "/tmp/recipe-$1-$2" > "$OUT/$1-$2.log" 2>&1
   echo "$1 $2: exit $?"; tail -n 1 "$OUT/$1-$2.log"
