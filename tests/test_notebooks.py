@@ -455,6 +455,8 @@ def test_knowledge_notebook_measures_five_arms_and_reads_their_answers(executed,
 
     nb = executed("05_knowledge")
     printed = _printed(nb)
+    # the open-book prompt built by hand, in transformers' calls, is the one sw.ask builds for the comparison
+    assert "The same as sw.ask's, which the comparison uses: True" in printed
     assert "173 facts. One of them:" in printed and "Which student recorded the Discourses" in printed
     assert "✅ Well done: a new question" in printed  # the exercise's check
     folder = work / "05_knowledge" / "knowledge"

@@ -36,6 +36,7 @@ TAUGHT = {
                     "trainer.train()", "trainer.save_model(", "sw.EnergyCallback(", "sw.LossGuard()",
                     'load_dataset("json"', ".generate("],
     "03_evaluation": [".apply_chat_template(", ".generate("],
+    "05_knowledge": [".apply_chat_template(", ".generate("],
     "04_deploy": ["PeftModel.from_pretrained(", ".merge_and_unload()", ".save_pretrained(", "convert_hf_to_gguf.py",
                   "--outtype", "Llama(model_path=", ".create_chat_completion(", ".apply_chat_template(", ".generate("],
 }
