@@ -104,7 +104,11 @@ def test_two_point_sweep_measures_scores_and_resumes(tmp_path, capsys):
         assert card.data.base_model == "smollm2-135m-instruct"  # a name any machine loads, not this cache's path
         assert "base_model:adapter:smollm2-135m-instruct" in card.data.tags
     first = capsys.readouterr().out
-    assert first.count("== smollm2-135m-instruct") == 2 and "of the best quality" in first
+    assert first.count("== smollm2-135m-instruct") == 2
+    # the takeaway: the 2-step point reached 90% of the 4-step point's quality, or no cheaper point did (then the
+    # best point's cost beside the dearest's): which, depends on a few answers of a 2- and a 4-step model
+    assert ("On smollm2-135m-instruct, rank 4 for 2 steps reached" in first and "of the best quality (rank 4, 4 steps)"
+            in first) or "gave the best quality" in first
     again = sw.sweep(out, models=["smollm2-135m-instruct"], ranks=[4], steps=[2, 4], prompts=2, progress=False)
     assert "== smollm2" not in capsys.readouterr().out  # nothing trained again
     pd.testing.assert_frame_equal(again, table)
