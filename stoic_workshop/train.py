@@ -353,7 +353,7 @@ def _rows(dataset, tokenizer, cap: int) -> tuple[list[dict], int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Callbacks: progress, guard rails
+# Progress (the NaN guard and the energy measurement are callbacks.py's)
 
 
 def _progress(show_progress: bool):
