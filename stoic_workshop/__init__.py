@@ -20,7 +20,7 @@ from .masking import DataReport, check_dataset, encode, masked_view
 from .chat import GEMMA_TEMPLATE, check_chat_tokens, end_of_turn, render
 from .checks import (CheckFailed, check_lora_choice, check_my_knowledge_question, check_my_lexicon, check_my_modelfile,
                      check_my_pairs, check_my_prompt, check_my_rubric)
-from .stoic_data import diversity, eval_prompts
+from .stoic_data import eval_prompts
 from .dataset import DataError, load_pairs, make_dataset, mix, save_jsonl, train_eval_split
 from .distributed import World, check_world, launch_config, world
 from .energy import Energy, EnergyLabel, label_model_card
@@ -32,22 +32,22 @@ from .judging import (RUBRIC, JudgeError, calibrate, compare, judge, parse_verdi
                       win_rate)
 from .models import (PRESETS, Hardware, Preset, TokenizerMismatch, cache_dir, check_tokenizer, hardware,
                      load_adapters, load_model, model_folder, model_source, pick_models)
-from .memory_estimate import Estimate, NF4Report, estimate_memory, memory_table, nf4_error, plot_memory
+from .memory_estimate import Estimate, NF4Report, estimate_memory, memory_table, nf4_error
 from .unsloth_fixes import tune_unsloth
 from .score import LEXICON, NAMES, add_words, highlight, meaning_score, name_drops, stoic_matches, stoic_score
 from .quotes import Passage, check_quotes, highlight_quotes, invented
 from .knowledge import Fact, ask, knowledge_facts
 from .knowledge import run as compare_arms
-from .export import (Exported, converter, export_all, keep_sentencepiece, merge, modelfile, plot_sizes, sizes,
+from .export import (Exported, converter, export_all, keep_sentencepiece, merge, modelfile, sizes,
                      to_gguf, verify)
 from .folders import RunFolder
 from .serve import llama_server
-from .show import examples, side_by_side
+from .show import side_by_side
 from .slides import render_slides, slide_figures
 from .energy_sweep import course_sweep, frontier, plot_sweep, sweep, sweep_takeaway
 from .teacher import TeacherError, TeachResult, teach
 from .train import (TrainResult, cpu_has_bf16_matmul, ensure_adapters, finetune, learning_rate_for,
-                    memory_in_use, plot_losses)
+                    plot_losses)
 
 __version__ = "0.1.0"
 
@@ -75,11 +75,11 @@ __all__ = [
     "side_by_side",
     "World", "world", "check_world", "launch_config",
     "make_dataset", "load_pairs", "mix", "train_eval_split", "save_jsonl", "DataError",
-    "check_dataset", "encode", "masked_view", "DataReport", "diversity", "eval_prompts", "examples",
+    "check_dataset", "encode", "masked_view", "DataReport", "eval_prompts",
     "check_my_pairs", "check_my_lexicon", "check_my_rubric", "CheckFailed",
     "teach", "TeachResult", "TeacherError", "Energy", "EnergyLabel", "label_model_card",
     "sweep", "frontier", "plot_sweep", "sweep_takeaway", "course_sweep",
-    "StoicConfig", "finetune", "TrainResult", "TrainingDiverged", "memory_in_use", "learning_rate_for",
+    "StoicConfig", "finetune", "TrainResult", "TrainingDiverged", "learning_rate_for",
     "EnergyCallback", "LossGuard", "plot_losses", "cpu_has_bf16_matmul",
     "check_lora_choice",
     "load_adapters", "ensure_adapters", "answers", "read_answers", "score_answers", "bootstrap_ci", "summary",
@@ -91,8 +91,8 @@ __all__ = [
     "check_quotes", "invented", "highlight_quotes", "Passage",
     "knowledge_facts", "ask", "Fact", "compare_arms", "check_my_knowledge_question",
     "merge", "to_gguf", "verify", "converter", "keep_sentencepiece", "export_all", "Exported", "RunFolder", "modelfile",
-    "sizes", "plot_sizes",
+    "sizes",
     "check_my_prompt", "check_my_modelfile",
-    "estimate_memory", "Estimate", "memory_table", "plot_memory", "nf4_error", "NF4Report",
+    "estimate_memory", "Estimate", "memory_table", "nf4_error", "NF4Report",
     "slide_figures", "render_slides",
 ]

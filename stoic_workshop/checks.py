@@ -2,8 +2,9 @@
 
 Every exercise starts undone: its cell holds a stub, e.g. `MY_PROMPT = ...  # TODO: a complaint of your own`.
 While the value still holds that `...` (anywhere in it), its checker prints one "Not done yet" line naming what to
-fill in and returns without raising, and the helper for the cell after it (`mix_yours`) carries on without the
-learner's part, saying so: a notebook run top to bottom with no exercise done goes through. On an attempt, a
+fill in and returns without raising, and the cells after it carry on without the learner's part
+(notebook 2 mixes in only the pairs that no longer hold `...`): a notebook run top to bottom with no exercise done
+goes through. On an attempt, a
 checker prints what is right, or raises CheckFailed saying what to fix.
 CI runs the notebooks with the solutions filled in (`stoic-workshop workshop --solutions`, see workshop.py), so a
 solution that stops passing its check fails the run, exactly as a learner would see it.
@@ -12,7 +13,7 @@ solution that stops passing its check fails the run, exactly as a learner would 
 from __future__ import annotations
 
 __all__ = ["CheckFailed", "check_my_prompt", "check_my_pairs", "check_lora_choice", "check_my_lexicon",
-           "check_my_rubric", "check_my_modelfile", "check_my_knowledge_question", "mix_yours"]
+           "check_my_rubric", "check_my_modelfile", "check_my_knowledge_question"]
 
 
 class CheckFailed(AssertionError):
@@ -39,18 +40,6 @@ def _not_done(names: str, what: str, meanwhile: str = "") -> None:
     print(f"⏳ Not done yet: {names} still holds `...`: {what}, then run the cells from there again."
           + (f" {meanwhile}" if meanwhile else ""))
 
-
-def mix_yours(train, pairs):
-    """The training conversations with your pairs (MY_PAIRS) added: `mix(train, load_pairs(pairs))`.
-
-    While MY_PAIRS is still `...`, the built-in conversations alone, and a line says so.
-    """
-    from .dataset import load_pairs, mix
-
-    if _todo(pairs):
-        print(f"⏳ MY_PAIRS is not done yet: the training data is the {len(train)} built-in conversations alone.")
-        return mix(train)
-    return mix(train, load_pairs(pairs))
 
 
 def check_my_prompt(prompt, prompts, tokenizer) -> None:

@@ -32,7 +32,7 @@ from .serve import LLAMA_CPP_PYTHON  # the source package whose llama.cpp conver
 from .settings import env
 
 __all__ = ["merge", "to_gguf", "verify", "export_all", "Exported", "modelfile", "converter", "Check", "QUANTS",
-           "sizes", "plot_sizes", "keep_sentencepiece"]
+           "sizes", "keep_sentencepiece"]
 
 PYTHON_QUANTS = ("f16", "bf16", "q8_0")  # written by the converter itself, in pure Python
 QUANTS = PYTHON_QUANTS + ("q4_k_m",)     # q4_k_m: llama.cpp's quantizer, through the bindings
@@ -837,23 +837,3 @@ def sizes(paths: dict):
             raise FileNotFoundError(f"{name}: nothing at {path}")
         rows.append({"what": name, "path": str(path), "MB": round(megabytes(path), 1)})
     return pd.DataFrame(rows)
-
-
-def plot_sizes(table, path=None):
-    """A bar per artefact, on a log scale: adapters are two orders of magnitude smaller than the model.
-
-    Example: `sw.plot_sizes(sw.sizes({"adapters": "adapters/stoic"}), "sizes.png")`  # -> a matplotlib Figure
-    """
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(table)))
-    bars = ax.barh(table["what"], table["MB"], color="#4c72b0")
-    ax.bar_label(bars, labels=[f"{mb:,.1f} MB" for mb in table["MB"]], padding=3)
-    ax.set_xscale("log")
-    ax.invert_yaxis()
-    ax.set_xlabel("size on disk (MB, log scale)")
-    ax.set_xlim(right=table["MB"].max() * 8)
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=120)
-    return fig

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["estimate_memory", "Estimate", "memory_table", "plot_memory", "nf4_error", "NF4Report", "MACHINES",
+__all__ = ["estimate_memory", "Estimate", "memory_table", "nf4_error", "NF4Report", "MACHINES",
            "CPU_FRAMEWORK_GB"]
 
 GB = 1e9
@@ -449,43 +449,6 @@ def memory_table(models=("gemma-2-2b", "gemma-3-270m", "smollm2-135m-instruct"),
             rows.append(row)
     return pd.DataFrame(rows).set_index(["model", "method"])
 
-
-def plot_memory(models=("gemma-2-2b", "gemma-3-270m", "smollm2-135m-instruct"), methods=METHODS, *,
-                machine: str = "Colab T4 (15 GB)", path=None, **kwargs):
-    """Stacked bars of the estimate per part, full vs LoRA vs QLoRA, one panel per model, with `machine`'s line.
-
-    `kwargs` go to `estimate_memory` (`device` defaults to the machine's kind). Returns the matplotlib figure.
-    Example: `sw.plot_memory(["gemma-2-2b"], machine="laptop 16 GB (CPU)", path="memory.png")`
-    """
-    import matplotlib.pyplot as plt
-
-    kind, room = MACHINES[machine]
-    kwargs.setdefault("device", kind)
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
-    colors = plt.get_cmap("tab10").colors
-    for ax, m in zip(axes[0], models):
-        shape = m if isinstance(m, Shape) else model_shape(m)
-        ests = [estimate_memory(shape, method, machines=False, **kwargs) for method in methods]
-        bottom = [0.0] * len(ests)
-        for i, part in enumerate(ests[0].parts):
-            values = [e.parts[part] / GB for e in ests]
-            ax.bar(methods, values, bottom=bottom, color=colors[i % 10], label=part)
-            bottom = [b + v for b, v in zip(bottom, values)]
-        top = max(bottom)
-        if room <= 1.3 * top:
-            ax.axhline(room, color="crimson", ls="--", lw=1.5)
-            ax.text(len(methods) - 0.5, room, f" {machine}", color="crimson", va="bottom", ha="right", fontsize=8)
-        else:
-            ax.set_title(f"({machine}: {room:.0f} GB, far above)", fontsize=8, loc="right", color="crimson")
-        for x, total in enumerate(bottom):
-            ax.text(x, total, f"{total:.1f}", ha="center", va="bottom", fontsize=8)
-        ax.set(title=shape.name, ylabel=f"GB ({kwargs['device']}, batch {ests[0].batch_size} x {ests[0].seq_len})")
-        ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=120)
-    return fig
 
 
 # ---------------------------------------------------------------------------------------------

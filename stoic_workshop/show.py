@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["examples", "side_by_side"]
+__all__ = ["side_by_side"]
 
 
 def readable_table(table, width: str):
@@ -25,18 +25,3 @@ def side_by_side(prompts: list[str], answers: dict[str, list[str]], width: str =
         if len(column) != len(prompts):
             raise ValueError(f"{label!r} has {len(column)} answers for {len(prompts)} prompts")
     return readable_table(pd.DataFrame({"Prompt": prompts, **answers}), width)
-
-
-def examples(dataset, n: int = 3, width: str = "36em"):
-    """The first `n` conversations as a readable table: one row per example, one column per turn.
-
-    Example: `sw.examples(sw.make_dataset(n=80), n=3)`  # -> a pandas Styler; `.data` is the DataFrame
-    """
-    import pandas as pd
-
-    rows = []
-    for row in dataset.select(range(min(n, len(dataset)))):
-        turns = {t["role"]: t["content"] for t in row["messages"]}
-        rows.append({**{k: row[k] for k in ("area", "idea") if k in row},
-                     "complaint (user)": turns.get("user", ""), "Stoic reply (assistant)": turns.get("assistant", "")})
-    return readable_table(pd.DataFrame(rows), width)

@@ -38,7 +38,7 @@ from .models import PROJECTIONS, check_same_base, cpu_threads
 from .settings import env
 
 __all__ = ["finetune", "TrainResult", "NotOurs", "PROJECTIONS", "LEARNING_RATE",
-           "last_checkpoint", "memory_in_use", "learning_rate_for", "ensure_adapters", "plot_losses",
+           "last_checkpoint", "learning_rate_for", "ensure_adapters", "plot_losses",
            "cpu_has_bf16_matmul"]
 
 FOLD_TOKENS = 4096  # on a GPU, fold micro-batches while a pass stays under this many tokens
@@ -211,19 +211,6 @@ def plot_losses(losses, path=None, title="Training loss"):
         fig.savefig(path, dpi=120)
     return fig
 
-
-def memory_in_use() -> str:
-    """Memory this process holds now: GPU memory allocated by PyTorch on CUDA, resident memory on a CPU.
-
-    Example: `print(sw.memory_in_use())`  # -> "CPU: 1.23 GiB resident" (on CUDA: "GPU: 0.52 GiB allocated (peak ...)")
-    """
-    import psutil
-    import torch
-
-    if torch.cuda.is_available():
-        return (f"GPU: {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated "
-                f"(peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB)")
-    return f"CPU: {psutil.Process().memory_info().rss / 2**30:.2f} GiB resident"
 
 
 def last_checkpoint(output_dir) -> Path | None:

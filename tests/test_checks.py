@@ -15,6 +15,15 @@ GOOD = ("Epictetus would start by sorting: the delay is not yours to command, yo
         "misery is the story you tell about the delay rather than the delay itself.")  # 53 words
 
 
+def _mix(train, pairs, tokenizer):
+    """Notebook 2's cell that mixes MY_PAIRS into the training data, run as it stands in the notebook."""
+    code = next(c.source for c in _notebook("02_finetune.ipynb").cells
+                if c.cell_type == "code" and "concatenate_datasets" in c.source)
+    names = {"sw": sw, "splits": {"train": train}, "MY_PAIRS": pairs, "tokenizer": tokenizer, "MAX_SEQ_LENGTH": 512}
+    exec(code, names)
+    return names["train_data"]
+
+
 def test_good_pairs_pass(gemma_tok, capsys):
     sw.check_my_pairs([{"complaint": "My flight is delayed.", "reply": GOOD},
                        {"complaint": "My bus is late.", "reply": GOOD}], gemma_tok)
@@ -149,8 +158,8 @@ def test_every_untouched_stub_says_not_done_yet_and_raises_nothing(smol, scored,
     sw.check_my_pairs(stub["MY_PAIRS"], tok)
     said("MY_PAIRS")
     train = sw.make_dataset(n=12)
-    assert len(sw.checks.mix_yours(train, stub["MY_PAIRS"])) == len(train)  # the built-in data alone
-    said("MY_PAIRS", f"the {len(train)} built-in conversations alone")
+    assert len(_mix(train, stub["MY_PAIRS"], tok)) == len(train)  # the built-in data alone, and it says so
+    assert f"{len(train)} built-in conversations and 0 of yours" in capsys.readouterr().out
     sw.check_lora_choice(None, None)  # notebook 2 leaves `mine` None while MY_TARGETS or MY_RANK is `...`
     said("MY_TARGETS")
     sw.check_my_lexicon(stub["MY_LEXICON"], scored)
@@ -189,7 +198,8 @@ def test_the_solutions_pass_their_checks(smol, scored, tmp_path, capsys):
     built_in = {p["complaint"].lower() for p in make_pairs()} | {p.lower() for p in eval_prompts()}
     assert not {p["complaint"].lower() for p in solution["MY_PAIRS"]} & built_in  # new complaints, none held out
     train = sw.make_dataset(n=12)
-    assert len(sw.checks.mix_yours(train, solution["MY_PAIRS"])) == len(train) + 2
+    assert len(_mix(train, solution["MY_PAIRS"], tok)) == len(train) + 2
+    assert f"{len(train)} built-in conversations and 2 of yours" in capsys.readouterr().out
     sw.check_my_lexicon(solution["MY_LEXICON"], scored)
     assert "Well done: you added 'calm', 'serene', 'serenity'" in capsys.readouterr().out
     judged = sw.check_my_rubric(solution["MY_RUBRIC"], sw.LocalJudge(model, tok, max_new_tokens=8),

@@ -292,7 +292,6 @@ def test_sizes_shows_adapters_are_a_small_fraction_of_the_export(adapters, merge
     mb = dict(zip(table["what"], table["MB"]))
     assert mb["GGUF q8_0"] == round(q8.stat().st_size / 1e6, 1)
     assert mb["adapters"] < mb["GGUF q8_0"] < mb["merged"]
-    assert len(sw.plot_sizes(table).axes[0].patches) == 3
     with pytest.raises(FileNotFoundError, match="merged: nothing at"):
         sw.sizes({"merged": merged / "nowhere"})
 
