@@ -44,12 +44,20 @@ def _base_url(base_url: str | None = None) -> str:
     return base_url or os.environ.get("OPENAI_BASE_URL", "").strip() or OPENAI_URL
 
 
-def api_key(env_name: str, *, colab: bool = True, stacklevel: int = 3) -> str:
+def is_local(base_url: str | None) -> bool:
+    """True for a server on this machine (localhost, 127.0.0.1, ::1): a local llama.cpp, Ollama or vLLM."""
+    from urllib.parse import urlparse
+
+    return bool(base_url) and urlparse(base_url).hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def api_key(env_name: str, *, colab: bool = True, stacklevel: int = 3, base_url: str | None = None) -> str:
     """The key in $`env_name`, else (with `colab`) the Colab secret of that name, else the placeholder key.
 
     The placeholder, which local servers accept, comes with a warning (hosted APIs will answer 401) that
     points `stacklevel` frames up, as in `warnings.warn`: the default 3 is the caller of the function that
-    asked for the key. The key itself is never printed. Example: `api_key("OPENAI_API_KEY")  # -> "sk-..."`
+    asked for the key. No warning where `base_url` is this machine's own server (localhost), which wants none.
+    The key itself is never printed. Example: `api_key("OPENAI_API_KEY")  # -> "sk-..."`
     """
     key = os.environ.get(env_name, "").strip()
     if not key and colab:
@@ -59,8 +67,8 @@ def api_key(env_name: str, *, colab: bool = True, stacklevel: int = 3) -> str:
             key = (userdata.get(env_name) or "").strip()
         except Exception:  # not on Colab, no such secret, or access not granted
             key = ""
-    if key:
-        return key
+    if key or is_local(base_url):
+        return key or PLACEHOLDER_KEY
     where = " (nor a Colab secret of that name)" if colab else ""
     warnings.warn(f"${env_name} is not set{where}: sending the placeholder key {PLACEHOLDER_KEY!r}, which local "
                   "servers accept; hosted APIs will answer 401", stacklevel=stacklevel)
@@ -155,7 +163,8 @@ class OpenAIJudge:
         self.retries, self.backoff, self.max_wait = retries, backoff, max_wait
         self.max_tokens, self.temperature, self.seed = max_tokens, temperature, seed
         # max_retries=0: retries happen in ask(), where they are counted, bounded and explained.
-        self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key(api_key_env), timeout=timeout,
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key(api_key_env, base_url=self.base_url),
+                                     timeout=timeout,
                                      max_retries=0)
 
     @property

@@ -498,7 +498,9 @@ def _power_caveat(measured: list[_Phase]) -> str:
 
 def in_context(kwh: float, grams: float) -> str:
     charges = kwh / SMARTPHONE_CHARGE_KWH
-    phone = f"{charges:.2%} of one smartphone charge" if charges < 1 else f"{charges:.3g} smartphone charges"
+    # Two significant figures: the charge itself is a round figure, and CodeCarbon often estimates the power
+    phone = (f"about {float(f'{charges * 100:.2g}'):g}% of one smartphone charge" if charges < 1 else
+             f"about {float(f'{charges:.2g}'):g} smartphone charges")
     return (f"That is {phone} (~{SMARTPHONE_CHARGE_KWH} kWh). Pre-training Llama 2 7B emitted 31.22 t CO2eq, "
             f"{_times(LLAMA2_7B_PRETRAINING_G / grams)} times this." if grams > 0 else f"That is {phone}.")
 
@@ -506,5 +508,5 @@ def in_context(kwh: float, grams: float) -> str:
 def _times(n: float) -> str:
     for size, word in ((1e9, "billion"), (1e6, "million")):
         if n >= size:
-            return f"{n / size:.3g} {word}"
-    return f"{n:,.0f}"
+            return f"{float(f'{n / size:.2g}'):g} {word}"
+    return f"{float(f'{n:.2g}'):,.0f}"

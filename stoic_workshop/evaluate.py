@@ -28,6 +28,7 @@ import html
 import io
 import json
 import os
+import warnings
 from pathlib import Path
 
 from .stoic_data import eval_prompts
@@ -615,7 +616,10 @@ def pick_judge(kind: str | None = None, *, model=None, tokenizer=None, verbose: 
     if kind is None:
         import importlib.util
 
-        if os.environ.get("OPENAI_BASE_URL", "").strip() or api_key("OPENAI_API_KEY") != PLACEHOLDER_KEY:
+        with warnings.catch_warnings():  # only asking whether a key is there: no key is no fault when picking
+            warnings.simplefilter("ignore")
+            hosted = api_key("OPENAI_API_KEY") != PLACEHOLDER_KEY
+        if os.environ.get("OPENAI_BASE_URL", "").strip() or hosted:
             kind = "openai"
         elif importlib.util.find_spec("llama_cpp") is not None:
             kind = "local-server"

@@ -368,3 +368,19 @@ def test_notebooks_1_and_2_describe_the_loading_routes_load_model_takes():
     two = _sentences("02_finetune.ipynb")  # notebook 2 loads in transformers' and Unsloth's own calls
     assert "On a CPU the small offline model trains with plain LoRA" in two
     assert "sw.load_model" not in two
+
+
+def test_the_gguf_agreement_stated_is_what_each_run_measured():
+    """Notebook 4 and docs/deployment.md say how many of the first 8 greedy tokens the Q8_0 file shared with the
+    merged model: in notebook 4's full-size run (bench/course_cpu.py) and in the main job's run the slides show."""
+    import csv
+
+    executed = (RESULTS / "course_cpu" / "results" / "full" / "04_deploy.ipynb").read_text()
+    notebook = int(re.search(r"first 8 greedy tokens equal to the merged model's: (\d)", executed).group(1))
+    main_job = int(next(csv.DictReader((RESULTS / "main_job" / "run" / "checks.csv").open()))["same first tokens"])
+    assert f"{main_job}/8 first tokens as merged" in (ROOT / "slides" / "figures" / "export.md").read_text()
+    four = next(c.source for c in nbformat.read(ROOT / "notebooks" / "04_deploy.ipynb", as_version=4).cells
+                if c.source.startswith("### What you should see"))
+    assert f"{notebook} of 8 in this notebook's full-size run (`bench/course_cpu.py`), {main_job} of 8 in the" in four
+    docs = " ".join(_docs("deployment.md").split())
+    assert f"{notebook} of 8 in notebook 4's full-size run, {main_job} of 8 in the main job's" in docs

@@ -74,6 +74,10 @@ def test_summary_puts_numbers_in_context(measured):
     text = str(measured[0])
     assert all(name in text for name in PHASES)
     assert "smartphone charge" in text and "Llama 2 7B" in text and "237.6 g CO2eq per kWh" in text
+    from stoic_workshop.energy import in_context  # two significant figures: the comparison is a round figure
+
+    assert in_context(0.00219, 0.52).startswith("That is about 18% of one smartphone charge (~0.012 kWh).")
+    assert "60 million times this" in in_context(0.00219, 0.52) and "4.2 smartphone charges" in in_context(0.05, 12)
 
 
 def test_plot_writes_png(measured, tmp_path):

@@ -150,6 +150,8 @@ def test_figures_are_redrawn_from_a_run_folder(tiny_run, tmp_path):
     assert text["sweep.md"] == (ROOT / "slides" / "figures" / "sweep.md").read_text()  # the committed one is current
     assert f"{training['trainable'] / 1e6:.2f} M" in text["training.md"]
     assert all(change in text["summary.md"] for change in summary["change (paired)"])  # the run's own intervals
+    conversations = len((tiny_run / "data.jsonl").read_text().splitlines())       # what its adapters trained on
+    assert f"held-out complaints; the adapters trained on {conversations} conversations;" in text["summary.md"]
     assert sw.eval_prompts()[0] in text["answers.md"]                                  # the first complaint, unpicked
     assert "| stoic-q8_0.gguf | 12.5 | ok: ended its turn, 7/8 first tokens as merged |" in text["export.md"]
     assert f"Total: {energy['energy_consumed'].sum() * 1000:.2f} Wh" in text["energy.md"]  # kWh summed, shown in Wh
