@@ -97,6 +97,7 @@ def test_install_cells_are_identical_and_agree_with_the_pins():
     assert "KEEP = f\"torch=={md.version('torch')}\"" in cell and '"{KEEP}"' in cell
     # one line says what happened, on the first run and on every run after it
     assert "is already installed: nothing to do." in cell and 'print(f"Installed stoic-workshop' in cell
+    assert cell.index("Installing stoic-workshop (") < cell.index("%pip install")  # pip -q is silent for minutes
     # the profiles it chooses between exist as extras; Unsloth only in the GPU one
     extras = PYPROJECT["project"]["optional-dependencies"]
     assert set(re.findall(r'"(\w+)" if shutil.which\("nvidia-smi"\) else "(\w+)"', cell)[0]) == {"colab", "offline"}
@@ -384,3 +385,31 @@ def test_the_gguf_agreement_stated_is_what_each_run_measured():
     assert f"{notebook} of 8 in this notebook's full-size run (`bench/course_cpu.py`), {main_job} of 8 in the" in four
     docs = " ".join(_docs("deployment.md").split())
     assert f"{notebook} of 8 in notebook 4's full-size run, {main_job} of 8 in the main job's" in docs
+
+
+def test_the_run_sheet_fills_three_hours_and_its_skips_break_no_later_cell():
+    """docs/instructor.md: the session's rows add up to 180 minutes, each starting where the one before ended; every
+    section it says can be skipped can be: with its cells left out, every later cell still finds every name."""
+    sheet = (ROOT / "docs" / "instructor.md").read_text()
+    rows = re.findall(r"^\| (\d):(\d\d) \| (\d+) \|", sheet, re.M)
+    clock = 0
+    for hours, minutes, length in rows:
+        assert int(hours) * 60 + int(minutes) == clock, f"the row at {hours}:{minutes} should start at {clock} min"
+        clock += int(length)
+    assert clock == 180 and len(rows) >= 8
+    skips = re.findall(r"^\| (0\d_\w+) \| (#+ [^|]+?) \| [^|]+ \|$", sheet, re.M)
+    assert len(skips) >= 3
+    for stem, heading in skips:
+        cells = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4).cells
+        start = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and heading in c.source.splitlines())
+        level = len(heading.split()[0])
+        end = next((i for i, c in enumerate(cells) if i > start and c.cell_type == "markdown" and any(
+            line.startswith("#") and len(line.split()[0]) <= level and set(line.split()[0]) == {"#"}
+            for line in c.source.splitlines())), len(cells))
+        assert any(c.cell_type == "code" for c in cells[start:end]), f"{stem}: {heading} holds no code to skip"
+        defined = set(dir(builtins)) | {"get_ipython", "display"}
+        for number, cell in enumerate(c for c in cells[:start] + cells[end:] if c.cell_type == "code"):
+            reads, writes = _names(cell.source)
+            missing = reads - defined - writes
+            assert not missing, f"{stem} without {heading!r}: code cell {number} misses {sorted(missing)}"
+            defined |= writes
