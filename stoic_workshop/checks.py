@@ -2,10 +2,9 @@
 
 Every exercise starts undone: its cell holds a stub, e.g. `MY_PROMPT = ...  # TODO: a complaint of your own`.
 While the value still holds that `...` (anywhere in it), its checker prints one "Not done yet" line naming what to
-fill in and returns without raising, and the cells after it carry on without the learner's part
-(notebook 2 mixes in only the pairs that no longer hold `...`): a notebook run top to bottom with no exercise done
-goes through. On an attempt, a
-checker prints what is right, or raises CheckFailed saying what to fix.
+fill in and returns without raising, and the cells after it carry on without the learner's part (notebook 2 mixes
+in only the pairs that no longer hold `...`): a notebook run top to bottom with no exercise done goes through. On an
+attempt, a checker prints what is right, or raises CheckFailed saying what to fix.
 CI runs the notebooks with the solutions filled in (`stoic-workshop workshop --solutions`, see workshop.py), so a
 solution that stops passing its check fails the run, exactly as a learner would see it.
 """
@@ -39,7 +38,6 @@ def _not_done(names: str, what: str, meanwhile: str = "") -> None:
     """The one line an untouched stub gets: not an error, a reminder of what to fill in."""
     print(f"⏳ Not done yet: {names} still holds `...`: {what}, then run the cells from there again."
           + (f" {meanwhile}" if meanwhile else ""))
-
 
 
 def check_my_prompt(prompt, prompts, tokenizer) -> None:

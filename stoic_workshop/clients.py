@@ -29,7 +29,8 @@ from .judging import REASON_CHARS, JudgeError
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["OpenAIJudge", "LocalJudge", "OPENAI_URL", "PLACEHOLDER_KEY", "api_key", "describe_error"]
+__all__ = ["OpenAIJudge", "LocalJudge", "OPENAI_URL", "PLACEHOLDER_KEY", "api_key", "stored_key", "is_local",
+           "describe_error"]
 
 OPENAI_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "not-needed"  # what local servers (llama.cpp, Ollama, vLLM) accept when they want no key
@@ -51,14 +52,8 @@ def is_local(base_url: str | None) -> bool:
     return bool(base_url) and urlparse(base_url).hostname in ("localhost", "127.0.0.1", "::1")
 
 
-def api_key(env_name: str, *, colab: bool = True, stacklevel: int = 3, base_url: str | None = None) -> str:
-    """The key in $`env_name`, else (with `colab`) the Colab secret of that name, else the placeholder key.
-
-    The placeholder, which local servers accept, comes with a warning (hosted APIs will answer 401) that
-    points `stacklevel` frames up, as in `warnings.warn`: the default 3 is the caller of the function that
-    asked for the key. No warning where `base_url` is this machine's own server (localhost), which wants none.
-    The key itself is never printed. Example: `api_key("OPENAI_API_KEY")  # -> "sk-..."`
-    """
+def stored_key(env_name: str, *, colab: bool = True) -> str:
+    """The key in $`env_name`, else (with `colab`) the Colab secret of that name, else "" (and no warning)."""
     key = os.environ.get(env_name, "").strip()
     if not key and colab:
         try:
@@ -67,6 +62,18 @@ def api_key(env_name: str, *, colab: bool = True, stacklevel: int = 3, base_url:
             key = (userdata.get(env_name) or "").strip()
         except Exception:  # not on Colab, no such secret, or access not granted
             key = ""
+    return key
+
+
+def api_key(env_name: str, *, colab: bool = True, stacklevel: int = 3, base_url: str | None = None) -> str:
+    """The key in $`env_name`, else (with `colab`) the Colab secret of that name, else the placeholder key.
+
+    The placeholder, which local servers accept, comes with a warning (hosted APIs will answer 401) that
+    points `stacklevel` frames up, as in `warnings.warn`: the default 3 is the caller of the function that
+    asked for the key. No warning where `base_url` is this machine's own server (localhost), which wants none.
+    The key itself is never printed. Example: `api_key("OPENAI_API_KEY")  # -> "sk-..."`
+    """
+    key = stored_key(env_name, colab=colab)
     if key or is_local(base_url):
         return key or PLACEHOLDER_KEY
     where = " (nor a Colab secret of that name)" if colab else ""
@@ -164,8 +171,7 @@ class OpenAIJudge:
         self.max_tokens, self.temperature, self.seed = max_tokens, temperature, seed
         # max_retries=0: retries happen in ask(), where they are counted, bounded and explained.
         self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key(api_key_env, base_url=self.base_url),
-                                     timeout=timeout,
-                                     max_retries=0)
+                                     timeout=timeout, max_retries=0)
 
     @property
     def name(self) -> str:

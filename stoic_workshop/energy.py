@@ -496,11 +496,16 @@ def _power_caveat(measured: list[_Phase]) -> str:
     return "CPU power was measured from a hardware energy counter." + read
 
 
+def _two_figures(x: float) -> float:
+    """`x` to two significant figures (18.25 -> 18, 0.5432 -> 0.54, 433611 -> 430000): the comparisons below are
+    round figures, and CodeCarbon often estimates the power, so more digits would claim a precision nobody has."""
+    return float(f"{x:.2g}")
+
+
 def in_context(kwh: float, grams: float) -> str:
     charges = kwh / SMARTPHONE_CHARGE_KWH
-    # Two significant figures: the charge itself is a round figure, and CodeCarbon often estimates the power
-    phone = (f"about {float(f'{charges * 100:.2g}'):g}% of one smartphone charge" if charges < 1 else
-             f"about {float(f'{charges:.2g}'):g} smartphone charges")
+    phone = (f"about {_two_figures(charges * 100):g}% of one smartphone charge" if charges < 1 else
+             f"about {_two_figures(charges):g} smartphone charges")
     return (f"That is {phone} (~{SMARTPHONE_CHARGE_KWH} kWh). Pre-training Llama 2 7B emitted 31.22 t CO2eq, "
             f"{_times(LLAMA2_7B_PRETRAINING_G / grams)} times this." if grams > 0 else f"That is {phone}.")
 
@@ -508,5 +513,5 @@ def in_context(kwh: float, grams: float) -> str:
 def _times(n: float) -> str:
     for size, word in ((1e9, "billion"), (1e6, "million")):
         if n >= size:
-            return f"{float(f'{n / size:.2g}'):g} {word}"
-    return f"{float(f'{n:.2g}'):,.0f}"
+            return f"{_two_figures(n / size):g} {word}"
+    return f"{_two_figures(n):,.0f}"

@@ -28,7 +28,6 @@ import html
 import io
 import json
 import os
-import warnings
 from pathlib import Path
 
 from .stoic_data import eval_prompts
@@ -611,14 +610,12 @@ def pick_judge(kind: str | None = None, *, model=None, tokenizer=None, verbose: 
     """
     import atexit
 
-    from .clients import OPENAI_URL, PLACEHOLDER_KEY, OpenAIJudge, api_key
+    from .clients import OPENAI_URL, PLACEHOLDER_KEY, OpenAIJudge, stored_key
 
     if kind is None:
         import importlib.util
 
-        with warnings.catch_warnings():  # only asking whether a key is there: no key is no fault when picking
-            warnings.simplefilter("ignore")
-            hosted = api_key("OPENAI_API_KEY") != PLACEHOLDER_KEY
+        hosted = stored_key("OPENAI_API_KEY") not in ("", PLACEHOLDER_KEY)  # asking only: no key is no fault here
         if os.environ.get("OPENAI_BASE_URL", "").strip() or hosted:
             kind = "openai"
         elif importlib.util.find_spec("llama_cpp") is not None:

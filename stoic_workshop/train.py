@@ -212,7 +212,6 @@ def plot_losses(losses, path=None, title="Training loss"):
     return fig
 
 
-
 def last_checkpoint(output_dir) -> Path | None:
     """The newest complete checkpoint under `output_dir`/checkpoints, or None."""
     folder = Path(output_dir) / CHECKPOINTS

@@ -402,10 +402,9 @@ def test_the_run_sheet_fills_three_hours_and_its_skips_break_no_later_cell():
     for stem, heading in skips:
         cells = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4).cells
         start = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and heading in c.source.splitlines())
-        level = len(heading.split()[0])
-        end = next((i for i, c in enumerate(cells) if i > start and c.cell_type == "markdown" and any(
-            line.startswith("#") and len(line.split()[0]) <= level and set(line.split()[0]) == {"#"}
-            for line in c.source.splitlines())), len(cells))
+        same_or_higher = re.compile(rf"^#{{1,{len(heading.split()[0])}}} ", re.M)  # the next heading that ends it
+        end = next((i for i, c in enumerate(cells) if i > start and c.cell_type == "markdown"
+                    and same_or_higher.search(c.source)), len(cells))
         assert any(c.cell_type == "code" for c in cells[start:end]), f"{stem}: {heading} holds no code to skip"
         defined = set(dir(builtins)) | {"get_ipython", "display"}
         for number, cell in enumerate(c for c in cells[:start] + cells[end:] if c.cell_type == "code"):

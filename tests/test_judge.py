@@ -18,7 +18,6 @@ import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
-
 import pytest
 
 from stoic_workshop.clients import LocalJudge, OpenAIJudge
